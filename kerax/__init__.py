@@ -1,0 +1,10 @@
+"""kerax: Keras-compatible deep learning that runs as pure JAX functions."""
+__version__ = "0.1.0"
+
+from kerax import config  # noqa: F401
+from kerax.variables import Variable  # noqa: F401
+from kerax import ops  # noqa: F401
+from kerax import random  # noqa: F401
+from kerax import saving  # noqa: F401
+from kerax import utils  # noqa: F401
+from kerax.transforms import function, grad, value_and_grad  # noqa: F401

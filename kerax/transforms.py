@@ -1,0 +1,397 @@
+"""Compiled stateful functions and gradients, built on the state bridge.
+
+- `kerax.function` (the analogue of `tf.function`): compiles a Python function
+  that reads and assigns Variables into one XLA program. The Python body runs
+  once per new input signature: the trace records every Variable it reads
+  (`StateScope(discover=True)`), and the recorded program is compiled with those
+  variables' values as inputs and the assigned ones as outputs.
+- `kerax.grad` / `kerax.value_and_grad` (the analogue of `GradientTape`):
+  gradients with respect to Variables (or positional arguments).
+"""
+import functools
+import inspect
+import weakref
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kerax.variables import StateScope, Variable, _stack, current_scope, is_tracer
+
+__all__ = ["function", "grad", "value_and_grad", "KeraxFunction"]
+
+
+def _is_var(x):
+    return isinstance(x, Variable)
+
+
+def _is_arraylike(x):
+    return isinstance(x, (jax.Array, np.ndarray, np.generic)) or is_tracer(x)
+
+
+class _Trace:
+    """One traced signature: the recorded program and how to feed it."""
+
+    def __init__(self, jitted, in_vars, extra_consts, out_tree, n_user_out,
+                 assigned_vars, loss_owners, jaxpr):
+        self.jitted = jitted
+        self.in_vars = in_vars
+        self.extra_consts = extra_consts
+        self.out_tree = out_tree
+        self.n_user_out = n_user_out
+        self.assigned_vars = assigned_vars
+        self.loss_owners = loss_owners
+        self.jaxpr = jaxpr
+
+
+class KeraxFunction:
+    """A compiled stateful function. See `kerax.function`."""
+
+    def __init__(self, fn, jit_compile=True, static_argnames=None, donate_variables=False):
+        if not callable(fn):
+            raise TypeError(f"kerax.function expects a callable, got {fn!r}.")
+        self._fn = fn
+        self.jit_compile = jit_compile
+        if isinstance(static_argnames, str):
+            static_argnames = (static_argnames,)
+        self._static_argnames = tuple(static_argnames or ())
+        self._donate = donate_variables
+        self._traces = {}
+        self._instances = weakref.WeakKeyDictionary()
+        self.trace_count = 0
+        functools.update_wrapper(self, fn)
+        try:
+            self._sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self._sig = None
+
+    # Methods: one KeraxFunction (and one cache) per instance.
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        try:
+            bound = self._instances.get(instance)
+        except TypeError:
+            bound = None
+        if bound is None:
+            bound = KeraxFunction(self._fn.__get__(instance, owner), self.jit_compile,
+                                  self._static_argnames, self._donate)
+            try:
+                self._instances[instance] = bound
+            except TypeError:
+                pass
+        return bound
+
+    @property
+    def python_function(self):
+        return self._fn
+
+    # ---- signature ---------------------------------------------------------
+    def _split(self, args, kwargs):
+        """Flatten args into (key, dynamic array leaves, rebuild)."""
+        static_kw = {k: kwargs[k] for k in self._static_argnames if k in kwargs}
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in static_kw}
+        if self._static_argnames and self._sig is not None:
+            # static arguments given positionally
+            params = list(self._sig.parameters)
+            for i, a in enumerate(args):
+                if i < len(params) and params[i] in self._static_argnames:
+                    static_kw[params[i]] = a
+        leaves, treedef = jax.tree_util.tree_flatten((args, dyn_kwargs), is_leaf=_is_var)
+        dyn, spec = [], []
+        for leaf in leaves:
+            if _is_arraylike(leaf):
+                arr = leaf
+                dyn.append(arr)
+                spec.append(("a", tuple(np.shape(arr)), str(arr.dtype),
+                             bool(getattr(arr, "weak_type", False))))
+            elif _is_var(leaf):
+                spec.append(("v", id(leaf)))
+                dyn.append(None)
+            else:
+                try:
+                    hash(leaf)
+                    spec.append(("p", type(leaf), leaf))
+                except TypeError:
+                    spec.append(("o", id(leaf)))
+                dyn.append(None)
+        try:
+            static_key = tuple(sorted((k, v) for k, v in static_kw.items()))
+            hash(static_key)
+        except TypeError as e:
+            raise TypeError(f"kerax.function: static arguments must be hashable: {e}") from None
+        key = (treedef, tuple(spec), static_key)
+        return key, leaves, treedef, dyn
+
+    # ---- calling -------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if not self.jit_compile or _stack() or _any_tracer(args, kwargs):
+            # Eager mode, or already inside a kerax transform or a JAX trace:
+            # run the Python body inline; the enclosing transform compiles it.
+            return self._fn(*args, **kwargs)
+        key, leaves, treedef, dyn = self._split(args, kwargs)
+        trace = self._traces.get(key)
+        if trace is None:
+            trace = self._trace(key, leaves, treedef, dyn)
+        return self._run(trace, dyn)
+
+    def _run(self, trace, dyn):
+        arrays = [d for d in dyn if d is not None]
+        var_vals = [v._value for v in trace.in_vars]
+        outs = trace.jitted(var_vals, trace.extra_consts, arrays)
+        n = trace.n_user_out
+        user, rest = outs[:n], outs[n:]
+        n_assigned = len(trace.assigned_vars)
+        for var, val in zip(trace.assigned_vars, rest[:n_assigned]):
+            var._value = val
+        if trace.loss_owners:
+            _store_losses(trace.loss_owners, rest[n_assigned:])
+        return jax.tree_util.tree_unflatten(trace.out_tree, user)
+
+    def _trace(self, key, leaves, treedef, dyn):
+        is_first = self.trace_count == 0
+        state = {}
+
+        def body(arrays):
+            it = iter(arrays)
+            full = [next(it) if d is not None and not _is_var(leaf) else leaf
+                    for leaf, d in zip(leaves, dyn)]
+            args, kwargs = jax.tree_util.tree_unflatten(treedef, full)
+            static_kw = dict(key[2])
+            scope = StateScope(discover=True)
+            with scope:
+                out = self._fn(*args, **kwargs, **static_kw)
+            if scope.created and not is_first:
+                names = ", ".join(repr(v.path) for v in scope.created[:5])
+                raise ValueError(
+                    f"kerax.function {getattr(self._fn, '__name__', '')!r} created new "
+                    f"Variables ({names}) on a trace that is not its first. As with "
+                    "tf.function, variables may only be created on the first call: "
+                    "create them in __init__/build, or build the layers before "
+                    "calling the compiled function with a new input signature.")
+            out_leaves, out_tree = jax.tree_util.tree_flatten(out, is_leaf=_is_var)
+            out_leaves = [x.value if _is_var(x) else x for x in out_leaves]
+            assigned = scope.assigned_items()
+            state.update(scope=scope, out_tree=out_tree, n_out=len(out_leaves),
+                         assigned=[v for v, _ in assigned],
+                         loss_owners=[o for o, _ in scope.losses])
+            return (list(out_leaves) + [val for _, val in assigned]
+                    + [val for _, val in scope.losses])
+
+        arrays = [d for d, leaf in zip(dyn, leaves) if d is not None and not _is_var(leaf)]
+        closed = jax.make_jaxpr(body)(arrays)
+        self.trace_count += 1
+        scope = state["scope"]
+        by_const = {id(c): var for var, c in scope.discovered.values()}
+        in_vars, extra, layout = [], [], []
+        for c in closed.consts:
+            var = by_const.get(id(c))
+            if var is not None:
+                layout.append(("v", len(in_vars)))
+                in_vars.append(var)
+            else:
+                layout.append(("c", len(extra)))
+                extra.append(c)
+        jaxpr = closed.jaxpr
+
+        def run(var_vals, extra_consts, arrays):
+            consts = [var_vals[i] if kind == "v" else extra_consts[i] for kind, i in layout]
+            return jax.core.eval_jaxpr(jaxpr, consts, *arrays)
+
+        jitted = jax.jit(run, donate_argnums=(0,) if self._donate else ())
+        trace = _Trace(jitted, in_vars, extra, state["out_tree"], state["n_out"],
+                       state["assigned"], state["loss_owners"], closed)
+        self._traces[key] = trace
+        return trace
+
+    # ---- inspection ------------------------------------------------------------
+    def _trace_for(self, args, kwargs):
+        key, leaves, treedef, dyn = self._split(args, kwargs)
+        trace = self._traces.get(key)
+        if trace is None:
+            trace = self._trace(key, leaves, treedef, dyn)
+        return trace, dyn
+
+    def get_jaxpr(self, *args, **kwargs):
+        """The traced program (a ClosedJaxpr) for these arguments; traces if new."""
+        return self._trace_for(args, kwargs)[0].jaxpr
+
+    def lower(self, *args, **kwargs):
+        """The `jax.stages.Lowered` program for these arguments."""
+        trace, dyn = self._trace_for(args, kwargs)
+        return trace.jitted.lower([v._value for v in trace.in_vars], trace.extra_consts,
+                                  [d for d in dyn if d is not None])
+
+    def get_stablehlo(self, *args, **kwargs):
+        """The lowered StableHLO text, the analogue of a concrete function's graph."""
+        return self.lower(*args, **kwargs).as_text()
+
+    def get_variables(self, *args, **kwargs):
+        """The Variables the traced program reads for these arguments."""
+        return list(self._trace_for(args, kwargs)[0].in_vars)
+
+    def __repr__(self):
+        return f"<kerax.function {getattr(self._fn, '__name__', self._fn)!r} traces={self.trace_count}>"
+
+
+def _any_tracer(args, kwargs):
+    for leaf in jax.tree_util.tree_leaves((args, kwargs), is_leaf=_is_var):
+        if is_tracer(leaf):
+            return True
+    return False
+
+
+def _store_losses(owners, values):
+    per_owner = {}
+    for owner, val in zip(owners, values):
+        if owner is not None:
+            per_owner.setdefault(id(owner), (owner, []))[1].append(val)
+    for owner, vals in per_owner.values():
+        if hasattr(owner, "_set_call_losses"):
+            owner._set_call_losses(vals)
+
+
+def function(fn=None, *, jit_compile=True, static_argnames=None, reduce_retracing=False,
+             donate_variables=False):
+    """Compile a stateful Python function (the analogue of `tf.function`).
+
+    The function may read and assign kerax Variables; assigns persist exactly
+    as if it ran eagerly. It is traced once per new input signature (array
+    shapes/dtypes, the values of Python arguments, the structure of nested
+    arguments and the values of `static_argnames`); a `print` inside runs once
+    per trace. Variables may be created on the first call only.
+
+    Works as `@kerax.function`, `@kerax.function(jit_compile=False)`, and on
+    methods (one cache per instance). `f.trace_count`, `f.get_jaxpr(*args)`,
+    `f.lower(*args)` and `f.get_stablehlo(*args)` expose the compiled program.
+    """
+    def wrap(f):
+        return KeraxFunction(f, jit_compile=jit_compile, static_argnames=static_argnames,
+                             donate_variables=donate_variables)
+    if fn is None:
+        return wrap
+    return wrap(fn)
+
+
+# ---- gradients ----------------------------------------------------------------
+def _check_float_output(out, name):
+    dtype = getattr(out, "dtype", None)
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"kerax.{name}: the function must return a floating-point value to "
+            f"differentiate, got dtype {dtype}. Cast with kerax.ops.cast(x, 'float32') "
+            "or return a float loss.")
+
+
+def value_and_grad(fn, wrt=None, *, argnums=0, has_aux=False):
+    """Return `g(*args, **kwargs) -> (value, grads)` (or `((value, aux), grads)`
+    with `has_aux`), the analogue of recording `fn` on a GradientTape.
+
+    wrt: a Variable or any nested structure of Variables; gradients come back in
+      the same structure. When None, gradients are taken with respect to the
+      positional arguments selected by `argnums`, as in `jax.value_and_grad`.
+    A non-scalar value is summed first (as TF's tape does). Assigns made inside
+    `fn` (e.g. BatchNormalization statistics, RNG state) persist. Works eagerly,
+    inside kerax.function and nested (grad of grad).
+    """
+    name = "value_and_grad"
+
+    def prepare(out):
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise ValueError(
+                    f"kerax.{name}(has_aux=True): the function must return a pair "
+                    f"(value, aux), got {type(out).__name__}.")
+            val, aux = out
+        else:
+            val, aux = out, None
+        if isinstance(val, Variable):
+            val = val.value
+        val = jnp.asarray(val)
+        _check_float_output(val, name)
+        if val.ndim:
+            val = jnp.sum(val)
+        return val, aux
+
+    if wrt is not None:
+        wrt_leaves, wrt_tree = jax.tree_util.tree_flatten(wrt, is_leaf=_is_var)
+        for leaf in wrt_leaves:
+            if not _is_var(leaf):
+                raise TypeError(
+                    f"kerax.{name}: `wrt` must hold kerax Variables, got "
+                    f"{type(leaf).__name__}. To differentiate with respect to "
+                    "arrays, pass them as arguments and use `argnums`.")
+            if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+                raise TypeError(
+                    f"kerax.{name}: cannot differentiate with respect to Variable "
+                    f"{leaf.path!r} of dtype {leaf.dtype}; only float variables have "
+                    "gradients.")
+
+        def g(*args, **kwargs):
+            record = {}
+
+            def inner(values):
+                scope = StateScope(zip(wrt_leaves, values))
+                with scope:
+                    out = fn(*args, **kwargs)
+                val, aux = prepare(out)
+                assigned = scope.assigned_items()
+                record["vars"] = [v for v, _ in assigned]
+                record["owners"] = [o for o, _ in scope.losses]
+                return val, (aux, [a for _, a in assigned], [l for _, l in scope.losses])
+
+            values = [v.value for v in wrt_leaves]
+            (val, (aux, new_vals, losses)), grads = jax.value_and_grad(
+                inner, has_aux=True)(values)
+            _propagate(record, new_vals, losses)
+            grads = jax.tree_util.tree_unflatten(wrt_tree, grads)
+            return ((val, aux) if has_aux else val), grads
+
+        return g
+
+    def g(*args, **kwargs):
+        record = {}
+
+        def inner(*args, **kwargs):
+            scope = StateScope()
+            with scope:
+                out = fn(*args, **kwargs)
+            val, aux = prepare(out)
+            assigned = scope.assigned_items()
+            record["vars"] = [v for v, _ in assigned]
+            record["owners"] = [o for o, _ in scope.losses]
+            return val, (aux, [a for _, a in assigned], [l for _, l in scope.losses])
+
+        (val, (aux, new_vals, losses)), grads = jax.value_and_grad(
+            inner, argnums=argnums, has_aux=True)(*args, **kwargs)
+        _propagate(record, new_vals, losses)
+        return ((val, aux) if has_aux else val), grads
+
+    return g
+
+
+def _propagate(record, new_vals, losses):
+    for var, val in zip(record.get("vars", ()), new_vals):
+        var.assign(val)
+    owners = record.get("owners", ())
+    if owners:
+        scope = current_scope()
+        if scope is not None:
+            for owner, val in zip(owners, losses):
+                scope.add_loss(owner, val)
+        else:
+            _store_losses(owners, losses)
+
+
+def grad(fn, wrt=None, *, argnums=0, has_aux=False):
+    """Like `value_and_grad` but returns only the gradients (and aux with
+    `has_aux`: `(grads, aux)`, as jax.grad)."""
+    vg = value_and_grad(fn, wrt, argnums=argnums, has_aux=has_aux)
+
+    def g(*args, **kwargs):
+        val, grads = vg(*args, **kwargs)
+        if has_aux:
+            return grads, val[1]
+        return grads
+
+    return g
