@@ -215,7 +215,8 @@ def serialize_keras_object(obj):
     if inspect.isfunction(obj) or inspect.isbuiltin(obj) or (
             callable(obj) and not hasattr(obj, "get_config") and not inspect.isclass(obj)):
         if builtin is not None:
-            return {"module": builtin[0], "class_name": "function",
+            # Keras 3 writes its built-in functions under module "builtins".
+            return {"module": "builtins", "class_name": "function",
                     "config": builtin[1], "registered_name": "function"}
         reg = _GLOBAL_CUSTOM_NAMES.get(obj)
         return {"module": getattr(obj, "__module__", None), "class_name": "function",
@@ -258,6 +259,11 @@ def _unknown(name, module):
         "decorated with `@kerax.saving.register_keras_serializable()`.")
 
 
+_BUILTIN_FUNCTION_MODULES = tuple(f"keras.{m}" for m in (
+    "activations", "constraints", "initializers", "losses", "metrics",
+    "optimizers", "regularizers"))
+
+
 def _is_trusted_module(module):
     return module is None or module == "builtins.NoneType" or any(
         module == p or module.startswith(p + ".") for p in ("keras", "kerax"))
@@ -285,6 +291,14 @@ def _resolve(config, custom_objects, module_hint):
                 if name in table:
                     obj = table[name]
                     break
+        if obj is None and module == "builtins":
+            # Keras' format for its built-in functions: search the built-in
+            # function tables of the modules Keras searches.
+            for mod in _BUILTIN_FUNCTION_MODULES:
+                obj = _BUILTINS.get(mod, {}).get(name)
+                if obj is not None and not inspect.isclass(obj):
+                    break
+                obj = None
         if obj is None:
             if module is not None and not _is_trusted_module(module):
                 raise SafeModeError(
