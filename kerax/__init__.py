@@ -8,3 +8,8 @@ from kerax import random  # noqa: F401
 from kerax import saving  # noqa: F401
 from kerax import utils  # noqa: F401
 from kerax.transforms import function, grad, value_and_grad  # noqa: F401
+from kerax import activations, constraints, initializers, regularizers  # noqa: F401
+from kerax import layers  # noqa: F401
+from kerax import models  # noqa: F401
+from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
+from kerax.models import Model, Sequential  # noqa: F401

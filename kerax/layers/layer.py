@@ -1,0 +1,811 @@
+"""`Layer`: the base of every layer and model.
+
+A layer owns Variables (created by `add_weight` in `build`), tracks the layers,
+variables, metrics and seed generators assigned as its attributes (also inside
+lists and dicts), builds itself on the first call (eager or symbolic), and
+collects losses (`add_loss`). All state goes through Variables, so a layer runs
+unchanged eagerly, inside `kerax.function`, `kerax.grad`, fit's compiled step
+and `stateless_call`.
+"""
+import inspect
+import re
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kerax import config
+from kerax.variables import StateScope, Variable, _stack, current_scope, is_tracer
+
+__all__ = ["Layer", "KerasTensor", "any_symbolic", "unique_name", "clear_session"]
+
+_local = threading.local()
+_NAME_COUNTS = {}
+
+
+def clear_session():
+    """Reset layer-name uniquification (as `keras.backend.clear_session`)."""
+    _NAME_COUNTS.clear()
+
+
+def to_snake_case(name):
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return name
+
+
+def unique_name(base):
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def _call_stack():
+    s = getattr(_local, "calls", None)
+    if s is None:
+        s = _local.calls = []
+    return s
+
+
+# ---- symbolic tensors ------------------------------------------------------------
+class KerasTensor:
+    """A symbolic tensor of the functional API: a shape (None for unknown
+    dimensions), a dtype and the node that produced it."""
+
+    def __init__(self, shape, dtype="float32", name=None, sparse=False, history=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = jnp.dtype(dtype).name if dtype is not None else config.floatx()
+        self.name = name
+        self.sparse = sparse
+        self._history = history  # (layer, node_index, tensor_index)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def __hash__(self):
+        return id(self)
+
+    def __jax_array__(self):
+        raise TypeError(
+            "A symbolic KerasTensor (from kerax.Input) cannot be used as a JAX array. "
+            "Use kerax layers (or kerax.layers.Lambda) on symbolic tensors; JAX "
+            "functions only run on real arrays when the model is called.")
+
+    def __array__(self, dtype=None, copy=None):
+        return self.__jax_array__()
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor has no truth value.")
+
+    # Arithmetic on symbolic tensors records an op node.
+    def _op(self, fn, name, *others):
+        from kerax.layers.core import OpLambda
+        return OpLambda(fn, name=unique_name(name))(self, *others)
+
+
+def _binop(name, fn):
+    def method(self, other):
+        return self._op(fn, name, other)
+    return method
+
+
+for _n, _f in {
+    "__add__": lambda a, b: a + b, "__radd__": lambda a, b: b + a,
+    "__sub__": lambda a, b: a - b, "__rsub__": lambda a, b: b - a,
+    "__mul__": lambda a, b: a * b, "__rmul__": lambda a, b: b * a,
+    "__truediv__": lambda a, b: a / b, "__rtruediv__": lambda a, b: b / a,
+    "__pow__": lambda a, b: a ** b, "__matmul__": lambda a, b: a @ b,
+    "__rmatmul__": lambda a, b: b @ a,
+}.items():
+    setattr(KerasTensor, _n, _binop(_n.strip("_"), _f))
+KerasTensor.__neg__ = lambda self: self._op(lambda a: -a, "neg")
+KerasTensor.__getitem__ = lambda self, key: self._op(lambda a: a[key], "getitem")
+
+
+def any_symbolic(*args, **kwargs):
+    for leaf in jax.tree_util.tree_leaves((args, kwargs), is_leaf=lambda x: isinstance(x, KerasTensor)):
+        if isinstance(leaf, KerasTensor):
+            return True
+    return False
+
+
+def _is_kt(x):
+    return isinstance(x, KerasTensor)
+
+
+def _shape_of(x):
+    if isinstance(x, (KerasTensor, Variable)):
+        return tuple(x.shape)
+    if hasattr(x, "shape"):
+        return tuple(x.shape)
+    return None
+
+
+def _structure_shapes(x):
+    """The shape (or nested structure of shapes) that build() receives."""
+    if isinstance(x, (list, tuple)):
+        return [_structure_shapes(e) for e in x]
+    if isinstance(x, dict):
+        return {k: _structure_shapes(v) for k, v in x.items()}
+    return _shape_of(x)
+
+
+class Node:
+    """One call of a layer on symbolic tensors."""
+
+    def __init__(self, layer, args, kwargs, outputs):
+        self.layer = layer
+        self.args = args
+        self.kwargs = kwargs
+        self.outputs = outputs
+        self.input_tensors = [t for t in jax.tree_util.tree_leaves(
+            (args, kwargs), is_leaf=_is_kt) if isinstance(t, KerasTensor)]
+        self.output_tensors = [t for t in jax.tree_util.tree_leaves(
+            outputs, is_leaf=_is_kt) if isinstance(t, KerasTensor)]
+
+
+# ---- the Layer ------------------------------------------------------------------------
+_INTERNAL = frozenset([
+    "_inbound_nodes", "_nodes", "_graph_inputs", "_graph_outputs", "_input_tensors",
+    "_output_tensors", "_call_losses", "_own_variables", "_regularizers", "_parent_ref",
+    "_build_shapes", "_tracked_extra", "_compiled", "_trainer_state", "optimizer",
+    "compiled_loss", "_loss", "_compile_metrics", "_compile_config", "history",
+    "stop_training", "_functions", "_layers_list", "_ordered_layers",
+])
+
+
+class Layer:
+    """The base class of layers (Keras 3's `keras.layers.Layer`)."""
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        # Set up tracking before any subclass __init__ code assigns attributes.
+        d = obj.__dict__
+        d["_own_variables"] = []
+        d["_regularizers"] = []
+        d["_call_losses"] = []
+        d["_inbound_nodes"] = []
+        d["_tracked_extra"] = []
+        d["built"] = False
+        d["_trainable"] = True
+        d["_initialized"] = False
+        return obj
+
+    def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
+                 input_dim=None, input_shape=None, batch_input_shape=None,
+                 batch_size=None, activity_regularizer=None, **kwargs):
+        for key in ("weights", "input_length"):
+            kwargs.pop(key, None)
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__ got unexpected keyword arguments: "
+                f"{sorted(kwargs)}.")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Layer `name` must be a string, got {name!r}.")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        if isinstance(dtype, dict):
+            dtype = dtype.get("config", {}).get("name", None)
+        if dtype is not None and hasattr(dtype, "name") and not isinstance(dtype, str):
+            dtype = dtype.name
+        self._dtype = jnp.dtype(dtype).name if dtype is not None else config.floatx()
+        self.autocast = autocast
+        self.supports_masking = getattr(self, "supports_masking", False)
+        if batch_input_shape is None:
+            if input_shape is not None:
+                batch_input_shape = (batch_size,) + tuple(input_shape)
+            elif input_dim is not None:
+                batch_input_shape = (batch_size, int(input_dim))
+        self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape is not None else None
+        from kerax import regularizers
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._initialized = True
+
+    # ---- attributes and tracking ------------------------------------------------------
+    def __setattr__(self, name, value):
+        if isinstance(value, Layer) and value is self:
+            raise ValueError("A layer cannot be an attribute of itself.")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        object.__delattr__(self, name)
+
+    def _tracked_values(self):
+        for key, value in self.__dict__.items():
+            if key in _INTERNAL:
+                continue
+            yield value
+
+    def _flatten_layers(self, include_self=True, recursive=True):
+        seen = set()
+        out = []
+
+        def visit_layer(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            out.append(layer)
+            if recursive:
+                for child in layer._direct_layers():
+                    visit_layer(child)
+
+        if include_self:
+            visit_layer(self)
+        else:
+            seen.add(id(self))
+            for child in self._direct_layers():
+                visit_layer(child)
+        return out
+
+    def _direct_layers(self):
+        out = []
+        seen = set()
+
+        def walk(v, depth=0):
+            if isinstance(v, Layer):
+                if id(v) not in seen and v is not self:
+                    seen.add(id(v))
+                    out.append(v)
+            elif isinstance(v, (list, tuple)) and depth < 4:
+                for e in v:
+                    walk(e, depth + 1)
+            elif isinstance(v, dict) and depth < 4:
+                for e in v.values():
+                    walk(e, depth + 1)
+
+        for value in self._tracked_values():
+            walk(value)
+        return out
+
+    def _direct_variables(self):
+        """Own variables: add_weight ones, then Variables set as attributes,
+        then seed-generator states."""
+        from kerax.random import SeedGenerator
+        out = list(self._own_variables)
+        seen = {id(v) for v in out}
+        seeds = []
+
+        def walk(v, depth=0):
+            if isinstance(v, Variable):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+            elif isinstance(v, SeedGenerator):
+                if id(v.state) not in seen:
+                    seen.add(id(v.state))
+                    seeds.append(v.state)
+            elif isinstance(v, (list, tuple)) and depth < 4:
+                for e in v:
+                    walk(e, depth + 1)
+            elif isinstance(v, dict) and depth < 4:
+                for e in v.values():
+                    walk(e, depth + 1)
+
+        for value in self._tracked_values():
+            if not isinstance(value, Layer):
+                walk(value)
+        return out, seeds
+
+    def _direct_metrics(self):
+        from kerax.layers._metric_base import is_metric
+        out = []
+
+        def walk(v, depth=0):
+            if is_metric(v):
+                out.append(v)
+            elif isinstance(v, (list, tuple)) and depth < 4:
+                for e in v:
+                    walk(e, depth + 1)
+            elif isinstance(v, dict) and depth < 4:
+                for e in v.values():
+                    walk(e, depth + 1)
+
+        for value in self._tracked_values():
+            walk(value)
+        return out
+
+    # ---- variables ---------------------------------------------------------------------
+    def _collect(self, kind):
+        seen = set()
+        out = []
+        for layer in self._flatten_layers():
+            own, seeds = layer._direct_variables()
+            if kind == "weights":
+                vars_ = [v for v in own if v.trainable] + [v for v in own if not v.trainable]
+            elif kind == "variables":
+                vars_ = [v for v in own if v.trainable] + [v for v in own if not v.trainable] + seeds
+            for v in vars_:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    def _frozen_ids(self):
+        ids = set()
+        for layer in self._flatten_layers():
+            if not layer.trainable:
+                for sub in layer._flatten_layers():
+                    for v in sub._direct_variables()[0]:
+                        ids.add(id(v))
+        return ids
+
+    @property
+    def weights(self):
+        """All weights (trainable first within each layer), excluding RNG state
+        and metric variables."""
+        return self._collect("weights")
+
+    @property
+    def trainable_weights(self):
+        frozen = self._frozen_ids()
+        return [v for v in self.weights if v.trainable and id(v) not in frozen]
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    @property
+    def variables(self):
+        """All state: weights plus seed-generator states."""
+        return self._collect("variables")
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.variables if id(v) not in trainable]
+
+    @property
+    def metrics(self):
+        out = []
+        seen = set()
+        for layer in self._flatten_layers():
+            for m in layer._direct_metrics():
+                if id(m) not in seen:
+                    seen.add(id(m))
+                    out.append(m)
+        return out
+
+    @property
+    def metrics_variables(self):
+        return [v for m in self.metrics for v in m.variables]
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        for layer in self._flatten_layers():
+            object.__setattr__(layer, "_trainable", value)
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def compute_dtype(self):
+        return self._dtype
+
+    @property
+    def variable_dtype(self):
+        return self._dtype
+
+    @property
+    def dtype_policy(self):
+        return self._dtype
+
+    @property
+    def layers(self):
+        return self._flatten_layers(include_self=False, recursive=False)
+
+    def add_weight(self, *args, **kwargs):
+        """Create a Variable owned by this layer, with Keras 3's arguments
+        `(shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+        regularizer=None, constraint=None, aggregation="none",
+        overwrite_with_gradient=False, name=None)`. TF-Keras-2 code passing the
+        name first (`add_weight("kernel", shape=...)`) also works."""
+        if args and isinstance(args[0], str):
+            if "name" in kwargs:
+                raise TypeError(f"{self.name}.add_weight: name given twice.")
+            kwargs["name"] = args[0]
+            args = args[1:]
+        return self._add_weight(*args, **kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                    autocast=True, regularizer=None, constraint=None,
+                    aggregation="none", overwrite_with_gradient=False, name=None,
+                    **kwargs):
+        from kerax import constraints, initializers, regularizers
+        kwargs.pop("use_resource", None)
+        kwargs.pop("synchronization", None)
+        kwargs.pop("experimental_autocast", None)
+        if kwargs:
+            raise TypeError(
+                f"{self.name}.add_weight got unexpected keyword arguments {sorted(kwargs)}.")
+        shape = () if shape is None else tuple(shape)
+        for d in shape:
+            if d is None or int(d) < 0:
+                raise ValueError(
+                    f"Layer {self.name!r}: add_weight({name!r}) needs a fully known, "
+                    f"non-negative shape, got {shape}.")
+        shape = tuple(int(d) for d in shape)
+        dtype = jnp.dtype(dtype or self.variable_dtype)
+        if initializer is None:
+            initializer = ("glorot_uniform" if jnp.issubdtype(dtype, jnp.floating)
+                           else "zeros")
+        init = initializers.get(initializer)
+        var_name = name or "variable"
+        var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
+                       name=var_name, constraint=constraints.get(constraint),
+                       aggregation=aggregation)
+        var._path = f"{self.name}/{var_name}"
+        var.regularizer = regularizers.get(regularizer)
+        var.overwrite_with_gradient = overwrite_with_gradient
+        self._own_variables.append(var)
+        if var.regularizer is not None:
+            self._regularizers.append((var, var.regularizer))
+        return var
+
+    def add_variable(self, *args, **kwargs):
+        """Alias of add_weight (Keras 3 and the legacy name-first form)."""
+        return self.add_weight(*args, **kwargs)
+
+    def get_weights(self):
+        return [np.asarray(v.numpy()) for v in self.weights]
+
+    def set_weights(self, weights):
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer {self.name!r}: set_weights expected {len(own)} arrays "
+                f"({[v.path for v in own]}), got {len(weights)}.")
+        for var, w in zip(own, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != var.shape:
+                raise ValueError(
+                    f"Layer {self.name!r}: weight {var.path!r} has shape {var.shape}, "
+                    f"but the provided array has shape {tuple(w.shape)}.")
+        for var, w in zip(own, weights):
+            var.assign(np.asarray(w))
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(
+                f"Layer {self.name!r} is not built yet: call it on data or call "
+                "build(input_shape) before count_params().")
+        return int(sum(np.prod(v.shape, dtype=np.int64) for v in self.weights))
+
+    # ---- losses -------------------------------------------------------------------------
+    def add_loss(self, loss):
+        """Add a loss term (e.g. an activity regularization) for the current call."""
+        scope = current_scope()
+        if scope is not None:
+            scope.add_loss(self, jnp.asarray(loss))
+        else:
+            if is_tracer(loss):
+                raise ValueError(
+                    f"Layer {self.name!r}: add_loss got a traced value outside a "
+                    "kerax transform. Call the model through kerax.function, fit or "
+                    "stateless_call.")
+            self._call_losses.append(jnp.asarray(loss))
+
+    def _set_call_losses(self, values):
+        object.__setattr__(self, "_call_losses", list(values))
+
+    def _clear_call_losses(self):
+        for layer in self._flatten_layers():
+            object.__setattr__(layer, "_call_losses", [])
+
+    @property
+    def losses(self):
+        """Regularization terms (from the current weight values) and the losses
+        added during the last call."""
+        layers = self._flatten_layers()
+        ids = {id(l) for l in layers}
+        out = []
+        stack = _stack()
+        if stack:
+            for scope in stack:
+                out.extend(v for owner, v in scope.losses if id(owner) in ids)
+        if not stack or not out:
+            for layer in layers:
+                out.extend(layer._call_losses)
+        for layer in layers:
+            for var, reg in layer._regularizers:
+                out.append(jnp.asarray(reg(var.value)))
+        return out
+
+    # ---- build and call ------------------------------------------------------------
+    def build(self, input_shape=None):
+        self.built = True
+
+    build._kerax_default_build = True
+
+    def _build_is_overridden(self):
+        return not getattr(type(self).build, "_kerax_default_build", False)
+
+    def _maybe_build(self, args, kwargs):
+        if self.built:
+            return
+        first = args[0] if args else next(iter(kwargs.values()), None)
+        shapes = _structure_shapes(first)
+        self._build_shapes = shapes
+        if self._build_is_overridden():
+            sig = inspect.signature(self.build)
+            if len(sig.parameters) == 0:
+                self.build()
+            else:
+                self.build(tuple(shapes) if isinstance(shapes, tuple) else shapes)
+        object.__setattr__(self, "built", True)
+
+    def build_from_config(self, config):
+        shape = config.get("input_shape") if config else None
+        if shape is not None and not self.built:
+            self.build(_to_shape(shape))
+            object.__setattr__(self, "built", True)
+
+    def get_build_config(self):
+        shapes = getattr(self, "_build_shapes", None)
+        if shapes is None:
+            return None
+        return {"input_shape": _listify(shapes)}
+
+    def _call_signature(self):
+        cls = type(self)
+        cache = cls.__dict__.get("_kerax_sig_cache")
+        if cache is None or cache[0] is not cls.call:
+            params = inspect.signature(self.call).parameters
+            has_var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+            info = {
+                "training": "training" in params or has_var_kw,
+                "mask": "mask" in params,
+                "training_default": params["training"].default if "training" in params
+                and params["training"].default is not inspect.Parameter.empty else None,
+            }
+            cache = (cls.call, info)
+            setattr(cls, "_kerax_sig_cache", cache)
+        return cache[1]
+
+    def __call__(self, *args, **kwargs):
+        if not getattr(self, "_initialized", False) or "name" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}: call super().__init__() in your __init__ "
+                "before using the layer.")
+        if any_symbolic(*args, **kwargs):
+            return self._symbolic_call(args, kwargs)
+        info = self._call_signature()
+        calls = _call_stack()
+        outer_training = calls[-1] if calls else None
+        training = kwargs.pop("training", None)
+        if training is None:
+            training = outer_training
+        if training is None:
+            training = info["training_default"]
+        if info["training"]:
+            kwargs["training"] = training
+        args = self._convert_inputs(args)
+        self._maybe_build(args, kwargs)
+        top_level = not calls
+        if top_level and not _stack():
+            self._clear_call_losses()
+        calls.append(training)
+        try:
+            outputs = self.call(*args, **kwargs)
+        finally:
+            calls.pop()
+        if self.activity_regularizer is not None:
+            for out in jax.tree_util.tree_leaves(outputs):
+                self.add_loss(self.activity_regularizer(out))
+        return outputs
+
+    def _convert_inputs(self, args):
+        if not args:
+            return args
+        first = args[0]
+
+        def conv(x):
+            if isinstance(x, Variable):
+                x = x.value
+            if isinstance(x, np.ndarray) or isinstance(x, (float, int)) and not isinstance(x, bool):
+                x = jnp.asarray(x)
+            if self.autocast and hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating) \
+                    and x.dtype != self.compute_dtype:
+                x = x.astype(self.compute_dtype)
+            return x
+
+        first = jax.tree_util.tree_map(conv, first, is_leaf=lambda v: isinstance(v, Variable))
+        return (first,) + tuple(args[1:])
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not implement call().")
+
+    # ---- symbolic (functional API) -------------------------------------------------
+    def _symbolic_call(self, args, kwargs):
+        kwargs.pop("training", None) if False else None
+        if not self.built:
+            shapes = _structure_shapes(args[0] if args else next(iter(kwargs.values())))
+            self._build_shapes = shapes
+            if self._build_is_overridden():
+                self.build(shapes)
+            object.__setattr__(self, "built", True)
+        out_spec = self.compute_output_spec(*args, **kwargs)
+        counter = iter(range(10**9))
+        node_index = len(self._inbound_nodes)
+
+        def make(spec):
+            i = next(counter)
+            return KerasTensor(spec.shape, spec.dtype, name=f"{self.name}_{i}" if i else self.name,
+                               history=(self, node_index, i))
+
+        outputs = jax.tree_util.tree_map(make, out_spec, is_leaf=_is_kt)
+        node = Node(self, args, kwargs, outputs)
+        self._inbound_nodes.append(node)
+        return outputs
+
+    def compute_output_shape(self, *args, **kwargs):
+        """Output shape(s) for input shape(s), from a symbolic call."""
+        def to_kt(s):
+            return KerasTensor(s, self.compute_dtype)
+        if args and _is_shape(args[0]):
+            kts = (to_kt(tuple(args[0])),) + tuple(args[1:])
+        else:
+            kts = jax.tree_util.tree_map(to_kt, args, is_leaf=_is_shape)
+        spec = self.compute_output_spec(*kts, **kwargs)
+        return jax.tree_util.tree_map(lambda t: tuple(t.shape), spec, is_leaf=_is_kt)
+
+    def compute_output_spec(self, *args, **kwargs):
+        """Output KerasTensor(s) for KerasTensor inputs, inferred with
+        jax.eval_shape (never by running real data). Unknown (None) dimensions
+        are found by evaluating with two different sizes."""
+        if not self.built:
+            shapes = _structure_shapes(args[0] if args else next(iter(kwargs.values())))
+            self._build_shapes = shapes
+            if self._build_is_overridden():
+                self.build(shapes)
+            object.__setattr__(self, "built", True)
+        results = []
+        for fill in (2, 3):
+            def to_struct(x):
+                if isinstance(x, KerasTensor):
+                    return jax.ShapeDtypeStruct(tuple(fill if d is None else d for d in x.shape),
+                                                x.dtype)
+                return x
+            leaves, tree = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_kt)
+            kt_pos = [i for i, l in enumerate(leaves) if isinstance(l, KerasTensor)]
+            structs = [to_struct(leaves[i]) for i in kt_pos]
+
+            def fn(*arrays):
+                full = list(leaves)
+                for i, a in zip(kt_pos, arrays):
+                    full[i] = a
+                a_args, a_kwargs = jax.tree_util.tree_unflatten(tree, full)
+                with StateScope():
+                    calls = _call_stack()
+                    calls.append(False)
+                    try:
+                        info = self._call_signature()
+                        if info["training"] and "training" not in a_kwargs:
+                            a_kwargs["training"] = False
+                        a_args = self._convert_inputs(a_args)
+                        return self.call(*a_args, **a_kwargs)
+                    finally:
+                        calls.pop()
+
+            try:
+                results.append(jax.eval_shape(fn, *structs))
+            except Exception as e:
+                if isinstance(e, (ValueError, TypeError)) and str(e).startswith(("Layer ", "Input ")):
+                    raise
+                raise type(e)(f"{e}\n(while computing the output of layer {self.name!r} "
+                              f"on symbolic inputs {[leaves[i] for i in kt_pos]})") from e
+        r2, r3 = results
+
+        def merge(a, b):
+            shape = tuple(None if da != db else da for da, db in zip(a.shape, b.shape))
+            return KerasTensor(shape, a.dtype)
+
+        return jax.tree_util.tree_map(merge, r2, r3)
+
+    # ---- config -------------------------------------------------------------------------
+    def get_config(self):
+        from kerax.saving.object_registration import serialize_keras_object
+        config = {"name": self.name, "trainable": self.trainable, "dtype": _dtype_config(self._dtype)}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = serialize_keras_object(self.activity_regularizer)
+        init_params = inspect.signature(type(self).__init__).parameters
+        base_params = inspect.signature(Layer.__init__).parameters
+        extra = [p for p in init_params if p not in base_params and p != "self"
+                 and init_params[p].kind not in (inspect.Parameter.VAR_KEYWORD,
+                                                  inspect.Parameter.VAR_POSITIONAL)]
+        if extra and type(self).get_config is Layer.get_config:
+            # A subclass with its own constructor arguments must say how to
+            # rebuild itself (as Keras requires).
+            missing = [p for p in extra if init_params[p].default is inspect.Parameter.empty]
+            if missing:
+                raise NotImplementedError(
+                    f"Layer {type(self).__name__} has constructor arguments {missing} "
+                    "but does not override get_config(). Implement get_config() "
+                    "returning them (merged with super().get_config()).")
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "dtype" in config and isinstance(config["dtype"], dict):
+            config["dtype"] = config["dtype"].get("config", {}).get("name")
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # ---- stateless -------------------------------------------------------------------
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args,
+                       return_losses=False, **kwargs):
+        """Call the layer as a pure function of the given variable values
+        (Keras 3's semantics): returns `(outputs, non_trainable_variables)` (and
+        the losses with `return_losses=True`), so `jax.jit`/`jax.grad` apply."""
+        tv, ntv = self.trainable_variables, self.non_trainable_variables
+        trainable_variables = list(trainable_variables)
+        non_trainable_variables = list(non_trainable_variables)
+        if len(trainable_variables) != len(tv) or len(non_trainable_variables) != len(ntv):
+            raise ValueError(
+                f"{self.name}.stateless_call: expected {len(tv)} trainable and "
+                f"{len(ntv)} non-trainable values (in the order of "
+                "trainable_variables / non_trainable_variables), got "
+                f"{len(trainable_variables)} and {len(non_trainable_variables)}.")
+        scope = StateScope(list(zip(tv, trainable_variables))
+                           + list(zip(ntv, non_trainable_variables)))
+        with scope:
+            outputs = self(*args, **kwargs)
+            losses = self.losses if return_losses else None
+        new_ntv = []
+        for var, val in zip(ntv, non_trainable_variables):
+            hit = scope.assigned.get(id(var))
+            new_ntv.append(val if hit is None else hit[1])
+        if return_losses:
+            return outputs, new_ntv, losses
+        return outputs, new_ntv
+
+
+def _is_shape(x):
+    return isinstance(x, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in x)
+
+
+def _listify(shapes):
+    if isinstance(shapes, tuple) and _is_shape(shapes):
+        return list(shapes)
+    if isinstance(shapes, (list, tuple)):
+        return [_listify(s) for s in shapes]
+    if isinstance(shapes, dict):
+        return {k: _listify(v) for k, v in shapes.items()}
+    return shapes
+
+
+def _to_shape(s):
+    if isinstance(s, (list, tuple)) and _is_shape(s):
+        return tuple(s)
+    if isinstance(s, (list, tuple)):
+        return [_to_shape(e) for e in s]
+    if isinstance(s, dict):
+        return {k: _to_shape(v) for k, v in s.items()}
+    return s
+
+
+def _dtype_config(name):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name},
+            "registered_name": None}

@@ -1,0 +1,140 @@
+"""The functional graph: nodes recorded by calling layers on KerasTensors, run
+in topological order."""
+import jax
+
+from kerax.layers.layer import KerasTensor, _is_kt
+
+__all__ = ["Graph", "build_graph"]
+
+
+def _flatten(x):
+    return [t for t in jax.tree_util.tree_leaves(x, is_leaf=_is_kt)]
+
+
+class Graph:
+    def __init__(self, inputs, outputs, nodes, layers):
+        self.inputs = inputs
+        self.outputs = outputs
+        self.flat_inputs = _flatten(inputs)
+        self.flat_outputs = _flatten(outputs)
+        self.nodes = nodes
+        self.layers = layers
+
+    def input_shapes(self):
+        shapes = [list(t.shape) for t in self.flat_inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def _bind_inputs(self, values):
+        flat = self.flat_inputs
+        if isinstance(values, dict) and not isinstance(self.inputs, dict):
+            names = [t._history[0].name for t in flat]
+            missing = [n for n in names if n not in values]
+            if missing:
+                raise ValueError(
+                    f"Model expects inputs named {names}; missing {missing} in the "
+                    f"dict given (keys {sorted(values)}).")
+            vals = [values[n] for n in names]
+        elif isinstance(self.inputs, dict):
+            if not isinstance(values, dict):
+                raise ValueError(
+                    f"Model expects a dict of inputs with keys {sorted(self.inputs)}, "
+                    f"got {type(values).__name__}.")
+            missing = [k for k in self.inputs if k not in values]
+            if missing:
+                raise ValueError(f"Model inputs dict is missing keys {missing}.")
+            # flat_inputs follows JAX's sorted-key order of the inputs dict
+            vals = [values[k] for k in sorted(self.inputs)]
+        else:
+            if len(flat) == 1 and not isinstance(values, (list, tuple)):
+                vals = [values]
+            else:
+                vals = list(values) if isinstance(values, (list, tuple)) else [values]
+            if len(vals) != len(flat):
+                raise ValueError(
+                    f"Model expects {len(flat)} input(s) "
+                    f"{[t._history[0].name for t in flat]}, got {len(vals)}.")
+        env = {}
+        for t, v in zip(flat, vals):
+            if hasattr(v, "shape") and len(v.shape) != len(t.shape):
+                raise ValueError(
+                    f"Input {t._history[0].name!r} expects arrays of shape {t.shape}, "
+                    f"got shape {tuple(v.shape)}.")
+            env[id(t)] = v
+        return env
+
+    def run(self, values, training=None):
+        env = self._bind_inputs(values)
+
+        def sub(x):
+            if isinstance(x, KerasTensor):
+                return env[id(x)]
+            return x
+
+        for node in self.nodes:
+            args, kwargs = jax.tree_util.tree_map(sub, (node.args, node.kwargs), is_leaf=_is_kt)
+            if training is not None and "training" not in kwargs and node.layer._call_signature()["training"]:
+                kwargs["training"] = training
+            out = node.layer(*args, **kwargs)
+            out_flat = jax.tree_util.tree_leaves(out)
+            if len(out_flat) != len(node.output_tensors):
+                raise ValueError(
+                    f"Layer {node.layer.name!r} returned {len(out_flat)} outputs, its "
+                    f"symbolic call produced {len(node.output_tensors)}.")
+            for t, v in zip(node.output_tensors, out_flat):
+                env[id(t)] = v
+        return jax.tree_util.tree_map(lambda t: env[id(t)], self.outputs, is_leaf=_is_kt)
+
+
+def build_graph(inputs, outputs, model_name="model"):
+    from kerax.layers.core import InputLayer
+    flat_inputs = _flatten(inputs)
+    flat_outputs = _flatten(outputs)
+    for t in flat_inputs:
+        if not isinstance(t, KerasTensor) or t._history is None or not isinstance(
+                t._history[0], InputLayer):
+            raise ValueError(
+                f"Model {model_name!r}: every element of `inputs` must be a tensor "
+                f"returned by kerax.Input, got {t!r}.")
+    for t in flat_outputs:
+        if not isinstance(t, KerasTensor):
+            raise ValueError(
+                f"Model {model_name!r}: every element of `outputs` must be a symbolic "
+                f"tensor produced by layers called on kerax.Input tensors, got {t!r}.")
+    input_ids = {id(t) for t in flat_inputs}
+    nodes = []
+    seen_nodes = set()
+    missing = []
+
+    def visit(t, path):
+        if id(t) in input_ids:
+            return
+        layer, node_index, _ = t._history
+        if isinstance(layer, InputLayer):
+            missing.append(t)
+            return
+        node = layer._inbound_nodes[node_index]
+        if id(node) in seen_nodes:
+            return
+        if id(node) in path:
+            raise ValueError(f"Model {model_name!r}: the graph has a cycle at layer {layer.name!r}.")
+        path = path | {id(node)}
+        for inp in node.input_tensors:
+            visit(inp, path)
+        seen_nodes.add(id(node))
+        nodes.append(node)
+
+    for t in flat_outputs:
+        visit(t, frozenset())
+    if missing:
+        names = sorted({t._history[0].name for t in missing})
+        raise ValueError(
+            f"Model {model_name!r}: the outputs cannot be computed from the given inputs. "
+            f"They depend on input(s) {names} which are not in `inputs` "
+            f"(inputs are {[t._history[0].name for t in flat_inputs]}).")
+    layers = [t._history[0] for t in flat_inputs]
+    seen = {id(l) for l in layers}
+    for node in nodes:
+        if id(node.layer) not in seen:
+            seen.add(id(node.layer))
+            layers.append(node.layer)
+    return Graph(inputs, outputs, nodes, layers)

@@ -1,0 +1,172 @@
+"""`Model`: a Layer with training (compile/fit), summary and, when built from
+`inputs`/`outputs`, a functional graph (`Functional`)."""
+import jax
+import numpy as np
+
+from kerax.layers.layer import KerasTensor, Layer, _is_kt
+from kerax.saving.object_registration import register_builtin
+
+__all__ = ["Model", "Functional"]
+
+
+def _model_base():
+    try:
+        from kerax.trainers.trainer import Trainer
+        return Trainer
+    except ImportError:  # the trainer lands with the training issue
+        return object
+
+
+def _is_symbolic_structure(x):
+    leaves = jax.tree_util.tree_leaves(x, is_leaf=_is_kt)
+    return bool(leaves) and all(isinstance(l, KerasTensor) for l in leaves)
+
+
+class Model(Layer, _model_base()):
+    """A model: subclass it and write `call`, or build one from symbolic tensors:
+    `kerax.Model(inputs, outputs)` (functional API)."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (("inputs" in kwargs and "outputs" in kwargs) or (
+                len(args) >= 2 and _is_symbolic_structure(args[0]))):
+            return Layer.__new__(Functional)
+        return Layer.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        inputs = kwargs.pop("inputs", None)
+        outputs = kwargs.pop("outputs", None)
+        if inputs is None and args and _is_symbolic_structure(args[0]):
+            inputs, args = args[0], args[1:]
+            if outputs is None and args:
+                outputs, args = args[0], args[1:]
+        if args:
+            raise TypeError(f"Model.__init__ got unexpected positional arguments {args!r}.")
+        Layer.__init__(self, **kwargs)
+        self._graph = None
+        if inputs is not None:
+            if outputs is None:
+                raise ValueError("Model(inputs, outputs): `outputs` is required with `inputs`.")
+            self._init_graph(inputs, outputs)
+
+    # ---- functional graph --------------------------------------------------------------
+    def _init_graph(self, inputs, outputs):
+        from kerax.models.functional import build_graph
+        self._graph = build_graph(inputs, outputs, self.name)
+        self._layers = list(self._graph.layers)
+        self._build_shapes = self._graph.input_shapes()
+        object.__setattr__(self, "built", True)
+
+    @property
+    def inputs(self):
+        if self._graph is None:
+            return None
+        return list(self._graph.flat_inputs)
+
+    @property
+    def outputs(self):
+        if self._graph is None:
+            return None
+        return list(self._graph.flat_outputs)
+
+    @property
+    def input(self):
+        return self._graph.inputs if self._graph is not None else None
+
+    @property
+    def output(self):
+        return self._graph.outputs if self._graph is not None else None
+
+    @property
+    def input_shape(self):
+        if self._graph is None:
+            raise AttributeError(f"Model {self.name!r} has no defined input shape.")
+        shapes = [t.shape for t in self._graph.flat_inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        if self._graph is None:
+            raise AttributeError(f"Model {self.name!r} has no defined output shape.")
+        shapes = [t.shape for t in self._graph.flat_outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def call(self, inputs, training=None, mask=None):
+        if self._graph is None:
+            raise NotImplementedError(
+                f"Model {type(self).__name__}: subclasses must implement call(), or "
+                "build the model with kerax.Model(inputs, outputs).")
+        return self._graph.run(inputs, training=training)
+
+    def build(self, input_shape=None):
+        """For a subclassed model, build its layers with a symbolic call on
+        `input_shape` (batch dimension included, None allowed)."""
+        if self._graph is not None or input_shape is None:
+            object.__setattr__(self, "built", True)
+            return
+        object.__setattr__(self, "built", True)
+        self._build_shapes = input_shape
+        from kerax.layers.layer import _is_shape
+        if _is_shape(input_shape):
+            kt = KerasTensor(tuple(input_shape), self.compute_dtype)
+        else:
+            kt = jax.tree_util.tree_map(lambda s: KerasTensor(tuple(s), self.compute_dtype),
+                                        input_shape, is_leaf=_is_shape)
+        self.compute_output_spec(kt)
+
+    build._kerax_default_build = True
+
+    @property
+    def layers(self):
+        if "_layers" in self.__dict__:
+            return [l for l in self._layers if not _is_input_layer(l)] \
+                if type(self).__name__ == "Sequential" else list(self._layers)
+        return self._flatten_layers(include_self=False, recursive=False)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in `model.layers`."""
+        if index is not None and name is not None:
+            raise ValueError("get_layer: provide only `name` or `index`, not both.")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(
+                    f"get_layer: index {index} is out of range for a model with "
+                    f"{len(layers)} layers.")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"get_layer: no layer named {name!r}; layers are: "
+                f"{[l.name for l in layers]}.")
+        raise ValueError("get_layer: provide `name` or `index`.")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        from kerax.models.summary import print_summary
+        print_summary(self, print_fn=print_fn, line_length=line_length)
+
+    def get_config(self):
+        if self._graph is not None:
+            from kerax.models.functional import functional_config
+            return functional_config(self)
+        return Layer.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "layers" in config and "input_layers" in config:
+            from kerax.models.functional import functional_from_config
+            return functional_from_config(cls, config, custom_objects)
+        return super().from_config(config)
+
+
+def _is_input_layer(layer):
+    from kerax.layers.core import InputLayer
+    return isinstance(layer, InputLayer)
+
+
+@register_builtin("keras.models")
+@register_builtin("keras")
+class Functional(Model):
+    """A model defined by a graph of layers on symbolic tensors."""
