@@ -93,3 +93,143 @@ def custom_gradient(f):
     wrapper.__name__ = getattr(f, "__name__", "custom_gradient")
     wrapper.__doc__ = getattr(f, "__doc__", None)
     return wrapper
+
+
+# ---------------------------------------------------------------------------
+# Control flow and structural core ops (Keras 3's keras.ops core names).
+
+def _unwrap_tree(tree):
+    return jax.tree_util.tree_map(unwrap, tree,
+                                  is_leaf=lambda v: isinstance(v, (Variable, _SliceRef)))
+
+
+def cond(pred, true_fn, false_fn):
+    """`true_fn()` if `pred` else `false_fn()`, traceable (lax.cond)."""
+    return jax.lax.cond(unwrap(pred), true_fn, false_fn)
+
+
+def switch(index, branches, *operands):
+    """Call `branches[index](*operands)` (lax.switch; index is clamped)."""
+    return jax.lax.switch(unwrap(index), branches, *_unwrap_tree(operands))
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    """`val = body_fun(i, val)` for i in [lower, upper)."""
+    return jax.lax.fori_loop(unwrap(lower), unwrap(upper), body_fun, _unwrap_tree(init_val))
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """Run `body` while `cond` holds. With a tuple/list `loop_vars`, `cond` and
+    `body` take them as separate arguments (as in Keras)."""
+    is_seq = isinstance(loop_vars, (tuple, list))
+    state = tuple(_unwrap_tree(loop_vars)) if is_seq else (_unwrap_tree(loop_vars),)
+
+    def c(s):
+        vars_, i = s
+        ok = cond(*vars_)
+        if maximum_iterations is not None:
+            ok = jnp.logical_and(ok, i < maximum_iterations)
+        return ok
+
+    def b(s):
+        vars_, i = s
+        out = body(*vars_)
+        out = tuple(out) if is_seq else (out,)
+        return out, i + 1
+
+    final, _ = jax.lax.while_loop(c, b, (state, jnp.asarray(0, "int32")))
+    if not is_seq:
+        return final[0]
+    return type(loop_vars)(final) if isinstance(loop_vars, list) else final
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """`(carry, y) = f(carry, x)` over the leading axis of `xs` (lax.scan)."""
+    return jax.lax.scan(f, _unwrap_tree(init), _unwrap_tree(xs), length=length,
+                        reverse=reverse, unroll=unroll)
+
+
+def associative_scan(f, elems, reverse=False, axis=0):
+    return jax.lax.associative_scan(f, _unwrap_tree(elems), reverse=reverse, axis=axis)
+
+
+def map(f, xs):
+    """`f` applied to each slice of `xs` along its leading axis (lax.map)."""
+    return jax.lax.map(f, _unwrap_tree(xs))
+
+
+def vectorized_map(function, elements):
+    """`function` vectorized over the leading axis of `elements` (jax.vmap)."""
+    return jax.vmap(function)(_unwrap_tree(elements))
+
+
+def slice(inputs, start_indices, shape):
+    """The block of `inputs` of size `shape` starting at `start_indices`."""
+    return jax.lax.dynamic_slice(convert_to_tensor(inputs), tuple(unwrap(start_indices)),
+                                 tuple(shape))
+
+
+def slice_update(inputs, start_indices, updates):
+    """`inputs` with the block starting at `start_indices` replaced by `updates`."""
+    inputs = convert_to_tensor(inputs)
+    return jax.lax.dynamic_update_slice(inputs, convert_to_tensor(updates, inputs.dtype),
+                                        tuple(unwrap(start_indices)))
+
+
+def _index_tuple(indices):
+    indices = convert_to_tensor(indices)
+    if indices.ndim == 1:
+        indices = indices[:, None]
+    return tuple(jnp.moveaxis(indices, -1, 0))
+
+
+def scatter(indices, values, shape):
+    """A zeros tensor of `shape` with `values` added at `indices` (duplicates sum)."""
+    values = convert_to_tensor(values)
+    return jnp.zeros(tuple(shape), values.dtype).at[_index_tuple(indices)].add(values)
+
+
+def scatter_update(inputs, indices, updates, reduction=None):
+    """`inputs` with `updates` written at `indices` (or combined with
+    reduction "add", "max", "min", "mul")."""
+    inputs = convert_to_tensor(inputs)
+    updates = convert_to_tensor(updates, inputs.dtype)
+    ref = inputs.at[_index_tuple(indices)]
+    ops_ = {None: ref.set, "add": ref.add, "max": ref.max, "min": ref.min, "mul": ref.multiply}
+    if reduction not in ops_:
+        raise ValueError("scatter_update: reduction must be None, 'add', 'max', 'min' or "
+                         f"'mul', got {reduction!r}.")
+    return ops_[reduction](updates)
+
+
+def unstack(x, num=None, axis=0):
+    x = convert_to_tensor(x)
+    n = x.shape[axis]
+    if num is not None and num != n:
+        raise ValueError(f"unstack: num={num} does not match axis {axis} of size {n}.")
+    return [jnp.take(x, i, axis=axis) for i in range(n)]
+
+
+def saturate_cast(x, dtype):
+    """Cast with values clipped to the range of `dtype` (no wrap-around)."""
+    x = convert_to_tensor(x)
+    dt = jnp.dtype(dtype)
+    if jnp.issubdtype(dt, jnp.integer):
+        info = jnp.iinfo(dt)
+    elif jnp.issubdtype(dt, jnp.floating):
+        info = jnp.finfo(dt)
+    else:
+        return x.astype(dt)
+    if jnp.issubdtype(x.dtype, jnp.inexact) or jnp.iinfo(x.dtype).max > info.max \
+            or jnp.iinfo(x.dtype).min < info.min:
+        lo = jnp.asarray(info.min).astype(x.dtype) if jnp.issubdtype(x.dtype, jnp.inexact) \
+            else max(info.min, jnp.iinfo(x.dtype).min)
+        hi = jnp.asarray(info.max).astype(x.dtype) if jnp.issubdtype(x.dtype, jnp.inexact) \
+            else min(info.max, jnp.iinfo(x.dtype).max)
+        x = jnp.clip(x, lo, hi)
+    return x.astype(dt)
+
+
+__all__ += ["cond", "switch", "fori_loop", "while_loop", "scan", "associative_scan", "map",
+            "vectorized_map", "slice", "slice_update", "scatter", "scatter_update", "unstack",
+            "saturate_cast"]

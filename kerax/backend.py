@@ -1,0 +1,641 @@
+"""`kerax.backend`: Keras 3's `keras.backend` plus the Keras-2 backend names
+(`K = keras.backend`; `K.square(K.transpose(t))`) as thin aliases over kerax.ops.
+
+Keras-2 signatures and defaults are kept where they differ from keras.ops
+(`concatenate(tensors, axis=-1)`, `argmax(x, axis=-1)`, `constant` defaulting
+to floatx, `sqrt` clipping negatives to 0, ...).
+"""
+import importlib
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kerax import config
+from kerax import ops
+from kerax.ops.core import cast, convert_to_tensor, stop_gradient, unwrap  # noqa: F401
+from kerax.variables import Variable
+
+# ---------------------------------------------------------------------------
+# Keras 3 keras.backend
+
+floatx = config.floatx
+set_floatx = config.set_floatx
+epsilon = config.epsilon
+set_epsilon = config.set_epsilon
+image_data_format = config.image_data_format
+set_image_data_format = config.set_image_data_format
+
+
+def backend():
+    """The name of the engine: always "jax"."""
+    return "jax"
+
+
+_UID_LOCK = threading.Lock()
+_UIDS = {}
+_CLEAR_HOOKS = []
+# Modules of kerax whose name counters `clear_session` resets (looked up
+# lazily, so this module never imports layers/metrics itself).
+_KNOWN_CLEARERS = [("kerax.layers.layer", "clear_session"),
+                   ("kerax.metrics.metric", "clear_names")]
+
+
+def get_uid(prefix=""):
+    """A per-prefix counter starting at 1 (reset by `clear_session`)."""
+    with _UID_LOCK:
+        _UIDS[prefix] = _UIDS.get(prefix, 0) + 1
+        return _UIDS[prefix]
+
+
+def reset_uids():
+    with _UID_LOCK:
+        _UIDS.clear()
+
+
+def register_clear_session_hook(fn):
+    """Call `fn()` on every `clear_session()` (e.g. to reset a name counter)."""
+    if fn not in _CLEAR_HOOKS:
+        _CLEAR_HOOKS.append(fn)
+    return fn
+
+
+def clear_session(free_memory=True):
+    """Reset the global state kerax keeps between models: name uniquification
+    counters (layers, metrics, `get_uid`) and registered hooks."""
+    reset_uids()
+    for mod_name, fn_name in _KNOWN_CLEARERS:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        fn = getattr(mod, fn_name, None)
+        if callable(fn):
+            fn()
+    for fn in list(_CLEAR_HOOKS):
+        fn()
+    if free_memory:
+        jax.clear_caches()
+
+
+def standardize_dtype(dtype):
+    """A dtype as its string name ("float32", "int32", ...); None means floatx."""
+    if dtype is None:
+        return config.floatx()
+    if hasattr(dtype, "dtype") and not isinstance(dtype, (type, np.dtype)):
+        dtype = dtype.dtype
+    if dtype == "float" or dtype is float:
+        return config.floatx()
+    if dtype == "int" or dtype is int:
+        return "int32"
+    if dtype is bool:
+        return "bool"
+    try:
+        return jnp.dtype(dtype).name
+    except TypeError:
+        raise ValueError(f"standardize_dtype: invalid dtype {dtype!r}.") from None
+
+
+def result_type(*dtypes):
+    """The dtype that mixing `dtypes` gives (no dtypes: floatx)."""
+    if not dtypes:
+        return config.floatx()
+    return jnp.result_type(*[standardize_dtype(d) for d in dtypes]).name
+
+
+def is_float_dtype(dtype):
+    return jnp.issubdtype(jnp.dtype(standardize_dtype(dtype)), jnp.floating)
+
+
+def is_int_dtype(dtype):
+    return jnp.issubdtype(jnp.dtype(standardize_dtype(dtype)), jnp.integer)
+
+
+def is_keras_tensor(x):
+    try:
+        from kerax.layers import KerasTensor
+    except ImportError:
+        return False
+    return isinstance(x, KerasTensor)
+
+
+def is_tensor(x):
+    return isinstance(unwrap(x), (jax.Array, jax.core.Tracer))
+
+
+# ---------------------------------------------------------------------------
+# Keras 2 backend names (tf.keras.backend), as thin aliases over kerax.ops.
+
+def cast_to_floatx(x):
+    return ops.cast(x, config.floatx())
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """A tensor from `value` (dtype defaults to floatx, as in Keras 2);
+    a scalar `value` with `shape` fills that shape."""
+    dtype = config.floatx() if dtype is None else dtype
+    value = jnp.asarray(unwrap(value), dtype=dtype)
+    if shape is not None:
+        value = jnp.broadcast_to(value, tuple(shape)) if value.ndim == 0 else \
+            jnp.reshape(value, tuple(shape))
+    return value
+
+
+def variable(value, dtype=None, name=None, constraint=None):
+    """A kerax Variable holding `value` (dtype defaults to floatx)."""
+    dtype = config.floatx() if dtype is None else dtype
+    return Variable(unwrap(value), dtype=dtype, name=name, constraint=constraint)
+
+
+def get_value(x):
+    """The value of `x` as a NumPy array."""
+    return np.asarray(unwrap(x))
+
+
+def batch_get_value(tensors):
+    return [get_value(t) for t in tensors]
+
+
+def set_value(x, value):
+    """Assign `value` to Variable `x`."""
+    if not isinstance(x, Variable):
+        raise TypeError(f"set_value: expected a kerax Variable, got {type(x).__name__}.")
+    x.assign(np.asarray(unwrap(value)))
+
+
+def batch_set_value(tuples):
+    for x, value in tuples:
+        set_value(x, value)
+
+
+def eval(x):
+    return get_value(x)
+
+
+def update(x, new_x):
+    return x.assign(new_x)
+
+
+def update_add(x, increment):
+    return x.assign_add(increment)
+
+
+def update_sub(x, decrement):
+    return x.assign_sub(decrement)
+
+
+def moving_average_update(x, value, momentum):
+    return x.assign(x.value * momentum + unwrap(value) * (1 - momentum))
+
+
+def count_params(x):
+    return int(np.prod(jnp.shape(unwrap(x))))
+
+
+def shape(x):
+    """The shape of `x` as an int32 tensor."""
+    return jnp.asarray(jnp.shape(unwrap(x)), dtype="int32")
+
+
+def int_shape(x):
+    """The shape of `x` as a tuple of ints."""
+    return tuple(jnp.shape(unwrap(x)))
+
+
+def ndim(x):
+    return jnp.ndim(unwrap(x))
+
+
+def dtype(x):
+    return ops.dtype(x)
+
+
+def zeros(shape, dtype=None, name=None):
+    return ops.zeros(shape, dtype=dtype)
+
+
+def ones(shape, dtype=None, name=None):
+    return ops.ones(shape, dtype=dtype)
+
+
+def eye(size, dtype=None, name=None):
+    if isinstance(size, (tuple, list)):
+        return ops.eye(size[0], size[1], dtype=dtype)
+    return ops.eye(size, dtype=dtype)
+
+
+def zeros_like(x, dtype=None, name=None):
+    return ops.zeros_like(x, dtype=dtype)
+
+
+def ones_like(x, dtype=None, name=None):
+    return ops.ones_like(x, dtype=dtype)
+
+
+def identity(x, name=None):
+    return jnp.array(convert_to_tensor(x))
+
+
+def arange(start, stop=None, step=1, dtype="int32"):
+    return ops.arange(start, stop, step, dtype=dtype)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    from kerax import random
+    return random.normal(shape, mean=mean, stddev=stddev, dtype=dtype, seed=seed)
+
+
+def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    from kerax import random
+    return random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    from kerax import random
+    return random.truncated_normal(shape, mean=mean, stddev=stddev, dtype=dtype, seed=seed)
+
+
+def random_bernoulli(shape, p=0.0, dtype=None, seed=None):
+    dtype = config.floatx() if dtype is None else dtype
+    return (random_uniform(shape, seed=seed) < p).astype(dtype)
+
+
+def random_normal_variable(shape, mean, scale, dtype=None, name=None, seed=None):
+    return variable(random_normal(shape, mean, scale, dtype=dtype, seed=seed), dtype, name)
+
+
+def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):
+    return variable(random_uniform(shape, low, high, dtype=dtype, seed=seed), dtype, name)
+
+
+def dropout(x, level, noise_shape=None, seed=None):
+    from kerax import random
+    return random.dropout(x, level, noise_shape=noise_shape, seed=seed)
+
+
+# Elementwise math.
+def abs(x):
+    return ops.abs(x)
+
+
+def square(x):
+    return ops.square(x)
+
+
+def sqrt(x):
+    """Square root, with negative inputs clipped to 0 first (as Keras 2)."""
+    x = convert_to_tensor(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(config.floatx())
+    return jnp.sqrt(jnp.clip(x, 0.0, None))
+
+
+def exp(x):
+    return ops.exp(x)
+
+
+def log(x):
+    return ops.log(x)
+
+
+def pow(x, a):
+    return ops.power(x, a)
+
+
+def sign(x):
+    return ops.sign(x)
+
+
+def round(x):
+    return ops.round(x)
+
+
+def sin(x):
+    return ops.sin(x)
+
+
+def cos(x):
+    return ops.cos(x)
+
+
+def tanh(x):
+    return ops.tanh(x)
+
+
+def clip(x, min_value, max_value):
+    if max_value is not None and min_value is not None and max_value < min_value:
+        max_value = min_value
+    if min_value is None:
+        min_value = -np.inf
+    if max_value is None:
+        max_value = np.inf
+    return ops.clip(x, min_value, max_value)
+
+
+def equal(x, y):
+    return ops.equal(x, y)
+
+
+def not_equal(x, y):
+    return ops.not_equal(x, y)
+
+
+def greater(x, y):
+    return ops.greater(x, y)
+
+
+def greater_equal(x, y):
+    return ops.greater_equal(x, y)
+
+
+def less(x, y):
+    return ops.less(x, y)
+
+
+def less_equal(x, y):
+    return ops.less_equal(x, y)
+
+
+def maximum(x, y):
+    return ops.maximum(x, y)
+
+
+def minimum(x, y):
+    return ops.minimum(x, y)
+
+
+# Reductions (Keras 2 defaults).
+def _bool_to_float(x):
+    x = convert_to_tensor(x)
+    return x.astype(config.floatx()) if x.dtype == jnp.bool_ else x
+
+
+def sum(x, axis=None, keepdims=False):
+    return ops.sum(x, axis=axis, keepdims=keepdims)
+
+
+def prod(x, axis=None, keepdims=False):
+    return ops.prod(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return ops.mean(_bool_to_float(x), axis=axis, keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    return ops.max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    return ops.min(x, axis=axis, keepdims=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return ops.std(_bool_to_float(x), axis=axis, keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims=False):
+    return ops.var(_bool_to_float(x), axis=axis, keepdims=keepdims)
+
+
+def any(x, axis=None, keepdims=False):
+    return ops.any(x, axis=axis, keepdims=keepdims)
+
+
+def all(x, axis=None, keepdims=False):
+    return ops.all(x, axis=axis, keepdims=keepdims)
+
+
+def argmax(x, axis=-1):
+    return ops.argmax(x, axis=axis)
+
+
+def argmin(x, axis=-1):
+    return ops.argmin(x, axis=axis)
+
+
+def cumsum(x, axis=0):
+    return ops.cumsum(x, axis=axis)
+
+
+def cumprod(x, axis=0):
+    return ops.cumprod(x, axis=axis)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    return ops.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+# TensorFlow-flavoured reduction names (tf.reduce_*), for ported code.
+reduce_sum = sum
+reduce_mean = mean
+reduce_max = max
+reduce_min = min
+reduce_prod = prod
+reduce_any = any
+reduce_all = all
+reduce_std = std
+reduce_variance = var
+reduce_logsumexp = logsumexp
+
+
+def l2_normalize(x, axis=None):
+    x = convert_to_tensor(x)
+    sq = jnp.sum(jnp.square(x), axis=axis, keepdims=True)
+    return x * jax.lax.rsqrt(jnp.maximum(sq, 1e-12))
+
+
+# Shapes and joins.
+def dot(x, y):
+    return ops.dot(x, y)
+
+
+def batch_dot(x, y, axes=None):
+    """Dot product over `axes` for each sample of the batch (axis 0)."""
+    x, y = convert_to_tensor(x), convert_to_tensor(y)
+    if axes is None:
+        axes = (x.ndim - 1, y.ndim - 1 if y.ndim == 2 else y.ndim - 2)
+    elif isinstance(axes, int):
+        axes = (axes, axes)
+    ax, ay = axes[0] % x.ndim, axes[1] % y.ndim
+    if ax == 0 or ay == 0:
+        raise ValueError("batch_dot: cannot reduce over the batch axis (0).")
+    out = jax.lax.dot_general(x, y, (((ax,), (ay,)), ((0,), (0,))))
+    if out.ndim == 1:
+        out = out[:, None]
+    return out
+
+
+def transpose(x):
+    return ops.transpose(x)
+
+
+def permute_dimensions(x, pattern):
+    return ops.transpose(x, tuple(pattern))
+
+
+def reshape(x, shape):
+    return ops.reshape(x, shape)
+
+
+def flatten(x):
+    return ops.reshape(x, (-1,))
+
+
+def batch_flatten(x):
+    x = convert_to_tensor(x)
+    return jnp.reshape(x, (x.shape[0], -1))
+
+
+def expand_dims(x, axis=-1):
+    return ops.expand_dims(x, axis)
+
+
+def squeeze(x, axis):
+    return ops.squeeze(x, axis)
+
+
+def concatenate(tensors, axis=-1):
+    return ops.concatenate(tensors, axis=axis)
+
+
+def stack(x, axis=0):
+    return ops.stack(x, axis=axis)
+
+
+def tile(x, n):
+    return ops.tile(x, n)
+
+
+def repeat(x, n):
+    """(batch, dim) -> (batch, n, dim)."""
+    x = convert_to_tensor(x)
+    return jnp.repeat(x[:, None, :], n, axis=1)
+
+
+def repeat_elements(x, rep, axis):
+    return ops.repeat(x, rep, axis=axis)
+
+
+def reverse(x, axes):
+    return ops.flip(x, axis=axes)
+
+
+def gather(reference, indices):
+    return ops.take(reference, indices, axis=0)
+
+
+def one_hot(indices, num_classes):
+    return ops.one_hot(indices, num_classes)
+
+
+def switch(condition, then_expression, else_expression):
+    """Elementwise (or scalar) choice; callables are called first."""
+    if callable(then_expression):
+        then_expression = then_expression()
+    if callable(else_expression):
+        else_expression = else_expression()
+    return ops.where(condition, then_expression, else_expression)
+
+
+def map_fn(fn, elems, name=None, dtype=None):
+    return ops.map(fn, elems)
+
+
+def foldl(fn, elems, initializer=None, name=None):
+    elems = convert_to_tensor(elems)
+    if initializer is None:
+        initializer, elems = elems[0], elems[1:]
+    return jax.lax.scan(lambda c, x: (fn(c, x), None), unwrap(initializer), elems)[0]
+
+
+def foldr(fn, elems, initializer=None, name=None):
+    elems = convert_to_tensor(elems)[::-1]
+    return foldl(fn, elems, initializer)
+
+
+def bias_add(x, bias, data_format=None):
+    x, bias = convert_to_tensor(x), convert_to_tensor(bias)
+    data_format = config.image_data_format() if data_format is None else data_format
+    if data_format == "channels_first" and x.ndim > 2:
+        bias = jnp.reshape(bias, (bias.shape[0],) + (1,) * (x.ndim - 2)) \
+            if bias.ndim == 1 else jnp.moveaxis(bias, -1, 0)
+    return x + bias
+
+
+def in_top_k(predictions, targets, k):
+    return ops.in_top_k(targets, predictions, k)
+
+
+# Activations and losses.
+def relu(x, alpha=0.0, max_value=None, threshold=0.0):
+    """max(x, 0) with Keras 2's options: slope `alpha` below `threshold`,
+    values capped at `max_value`."""
+    x = convert_to_tensor(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(config.floatx())
+    if alpha != 0.0:
+        neg = alpha * (x - threshold)
+    else:
+        neg = jnp.zeros_like(x)
+    out = jnp.where(x >= threshold, x, neg) if threshold != 0.0 else \
+        jnp.where(x > 0, x, neg)
+    if max_value is not None:
+        out = jnp.where(x >= max_value, jnp.asarray(max_value, x.dtype), out)
+    return out
+
+
+def elu(x, alpha=1.0):
+    return ops.elu(x, alpha=alpha)
+
+
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+def hard_sigmoid(x):
+    return ops.hard_sigmoid(x)
+
+
+def softplus(x):
+    return ops.softplus(x)
+
+
+def softsign(x):
+    return ops.softsign(x)
+
+
+def softmax(x, axis=-1):
+    return ops.softmax(x, axis=axis)
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    return ops.binary_crossentropy(target, output, from_logits=from_logits)
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    return ops.categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    return ops.sparse_categorical_crossentropy(target, output, from_logits=from_logits,
+                                               axis=axis)
+
+
+_LEARNING_PHASE = [0]
+
+
+def learning_phase():
+    return _LEARNING_PHASE[0]
+
+
+def set_learning_phase(value):
+    if value not in (0, 1):
+        raise ValueError(f"set_learning_phase: expected 0 or 1, got {value!r}.")
+    _LEARNING_PHASE[0] = value
+
+
+def print_tensor(x, message=""):
+    jax.debug.print(message + "{}", unwrap(x))
+    return x
