@@ -261,7 +261,10 @@ def _unknown(name, module):
 
 _BUILTIN_FUNCTION_MODULES = tuple(f"keras.{m}" for m in (
     "activations", "constraints", "initializers", "losses", "metrics",
-    "optimizers", "regularizers"))
+    "optimizers", "regularizers",
+    # kerax.metrics' functions (binary_accuracy, ...): Keras' "keras.metrics"
+    # names map to the metric classes, so the functions have their own table.
+    "metrics.functions"))
 
 
 def _is_trusted_module(module):
@@ -288,7 +291,8 @@ def _resolve(config, custom_objects, module_hint):
                 if mod and mod.startswith("kerax"):
                     mod = "keras" + mod[5:]
                 table = _BUILTINS.get(mod, {})
-                if name in table:
+                # A "function" config names a function, never a class.
+                if name in table and not inspect.isclass(table[name]):
                     obj = table[name]
                     break
         if obj is None and module == "builtins":

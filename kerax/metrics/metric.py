@@ -1,0 +1,327 @@
+"""`Metric`: the base of every metric.
+
+A metric keeps its state in non-trainable Variables (created with
+`add_variable` / `add_weight`, in creation order), accumulates it in
+`update_state` with `var.assign(...)` only, and computes its value in
+`result()`. Because all state goes through Variables, a metric runs unchanged
+eagerly, inside `kerax.function` and inside `fit`'s compiled step. The
+stateless API (`stateless_update_state`, `stateless_result`,
+`stateless_reset_state`) is the same code run through the state bridge
+(`kerax.variables.pure`), so it works under a plain `jax.jit`.
+
+Subclassing, as in Keras::
+
+    class BinaryTruePositives(kerax.metrics.Metric):
+        def __init__(self, name="binary_true_positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.true_positives = self.add_variable(
+                shape=(), initializer="zeros", name="true_positives")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            values = jnp.logical_and(jnp.asarray(y_true, bool), jnp.asarray(y_pred, bool))
+            values = values.astype(self.dtype)
+            if sample_weight is not None:
+                values = values * jnp.asarray(sample_weight, self.dtype)
+            self.true_positives.assign(self.true_positives + jnp.sum(values))
+
+        def result(self):
+            return self.true_positives.value
+
+Inside `update_state`/`result` use only `var.value`, `var.assign*` and
+jax.numpy: no Python `if` on array values and no `float(...)`, so the
+methods can be compiled.
+"""
+import re
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kerax import config
+from kerax.variables import Variable, pure
+
+__all__ = ["Metric", "auto_name", "to_snake_case", "standardize_dtype"]
+
+_NAME_COUNTS = {}
+_name_lock = threading.Lock()
+
+
+def to_snake_case(name):
+    """Keras' class-name to snake_case rule ("MeanIoU" -> "mean_io_u")."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name
+
+
+def auto_name(class_name):
+    """A unique default name: "auc", then "auc_1", "auc_2", ... (as Keras)."""
+    base = to_snake_case(class_name)
+    with _name_lock:
+        count = _NAME_COUNTS.get(base, 0)
+        _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def clear_names():
+    """Forget the default-name counters (part of `clear_session`)."""
+    _NAME_COUNTS.clear()
+
+
+def standardize_dtype(dtype, what="dtype"):
+    """A dtype (string, NumPy/JAX dtype, or None for floatx) as a string name."""
+    if dtype is None:
+        return config.floatx()
+    if isinstance(dtype, str):
+        if dtype == "int":
+            return "int32"
+        if dtype == "float":
+            return config.floatx()
+        if dtype == "bfloat16":
+            return dtype
+    elif hasattr(dtype, "name") and not isinstance(dtype, np.dtype):
+        # A dtype policy or a jnp scalar type.
+        inner = getattr(dtype, "compute_dtype", None)
+        if inner is not None:
+            return standardize_dtype(inner, what)
+    try:
+        return jnp.dtype(dtype).name
+    except TypeError:
+        raise ValueError(
+            f"Invalid {what}: {dtype!r}. Expected a dtype name such as "
+            "'float32', a NumPy/JAX dtype, or None (kerax.config.floatx()).") from None
+
+
+def _make_initializer(initializer, metric_name, var_name):
+    if initializer is None or (isinstance(initializer, str) and initializer.lower() == "zeros"):
+        return lambda shape, dtype: jnp.zeros(shape, dtype)
+    if isinstance(initializer, str) and initializer.lower() == "ones":
+        return lambda shape, dtype: jnp.ones(shape, dtype)
+    if isinstance(initializer, str) or isinstance(initializer, dict):
+        try:
+            from kerax import initializers as _inits
+        except ImportError:
+            _inits = None
+        if _inits is None or not hasattr(_inits, "get"):
+            raise ValueError(
+                f"Metric {metric_name!r}, variable {var_name!r}: unknown initializer "
+                f"{initializer!r}; use 'zeros', 'ones' or a callable (shape, dtype) -> array.")
+        return _inits.get(initializer)
+    if callable(initializer):
+        return initializer
+    # A concrete array-like initial value.
+    value = initializer
+    return lambda shape, dtype: jnp.broadcast_to(jnp.asarray(value, dtype), shape)
+
+
+class Metric:
+    """Encapsulates metric logic and state (Keras 3's `keras.metrics.Metric`).
+
+    Args:
+      dtype: dtype of the metric's computations and result (default
+        `kerax.config.floatx()`).
+      name: the metric's name (default: snake_case of the class name, made
+        unique: "auc", "auc_1", ...).
+
+    Subclasses create their state in `__init__` with `self.add_variable(...)`
+    (or `add_weight`), accumulate it in `update_state(...)` with
+    `var.assign(...)`, and return the value in `result()`.
+    """
+
+    def __init__(self, dtype=None, name=None):
+        if name is not None and not isinstance(name, str):
+            raise ValueError(
+                f"{type(self).__name__}: `name` must be a string or None, got {name!r}.")
+        self.name = name or auto_name(type(self).__name__)
+        self._dtype = standardize_dtype(dtype)
+        # __dict__ directly: subclasses may set attributes before calling us.
+        d = self.__dict__
+        d.setdefault("_variables", [])
+        d.setdefault("_metrics", [])
+        d.setdefault("_initial_values", {})
+        # Attributes set before super().__init__() (Keras allows it): track them now.
+        for value in list(d.values()):
+            self._track(value)
+
+    # ---- tracking ---------------------------------------------------------
+    def _track(self, value):
+        d = self.__dict__
+        if "_variables" not in d:
+            d["_variables"] = []
+            d["_metrics"] = []
+            d["_initial_values"] = {}
+        if isinstance(value, Variable):
+            if not any(v is value for v in d["_variables"]):
+                d["_variables"].append(value)
+                d["_initial_values"].setdefault(id(value), value._value)
+        elif isinstance(value, Metric) and value is not self:
+            if not any(m is value for m in d["_metrics"]):
+                d["_metrics"].append(value)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                if isinstance(v, (Variable, Metric)):
+                    self._track(v)
+
+    def __setattr__(self, name, value):
+        if not name.startswith("__"):
+            self._track(value)
+        object.__setattr__(self, name, value)
+
+    def _check_super_called(self):
+        if "name" not in self.__dict__ or "_dtype" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}: you forgot to call `super().__init__()` in "
+                "the `__init__()` method of your metric. Go add it!")
+
+    # ---- state --------------------------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
+                     name=None):
+        """Create a non-trainable state Variable, tracked in creation order.
+
+        `initializer`: "zeros", "ones", any `kerax.initializers` identifier, or a
+        callable `(shape, dtype) -> array`. `dtype` defaults to floatx.
+        """
+        self._check_super_called()
+        if isinstance(shape, str):
+            # tf.keras style: add_weight("total", initializer="zeros").
+            if name is not None:
+                raise ValueError(
+                    f"Metric {self.name!r}: add_variable got a string shape {shape!r} "
+                    f"and name={name!r}; pass `shape` as a tuple.")
+            shape, name = (), shape
+        if shape is None:
+            shape = ()
+        try:
+            shape = tuple(int(s) for s in (shape if isinstance(shape, (list, tuple)) else (shape,)))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Metric {self.name!r}: `shape` must be a tuple of ints, got {shape!r}.") from None
+        var_name = name or "variable"
+        dtype = standardize_dtype(dtype) if dtype is not None else config.floatx()
+        init = _make_initializer(initializer, self.name, var_name)
+        var = Variable(init, shape=shape, dtype=dtype, trainable=False,
+                       aggregation=aggregation, synchronization="on_read", name=var_name)
+        var._path = f"{self.name.replace('/', '>')}/{var_name}"
+        self._track(var)
+        return var
+
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None,
+                   aggregation="sum", **kwargs):
+        """Alias of `add_variable` (also accepts tf.keras' `add_weight(name, ...)`)."""
+        if isinstance(shape, str):
+            shape, name = kwargs.pop("shape", ()), shape
+        unknown = set(kwargs) - {"trainable", "synchronization", "regularizer",
+                                 "constraint", "autocast"}
+        if unknown:
+            raise TypeError(
+                f"Metric {self.name!r}: add_weight got unexpected arguments {sorted(unknown)}.")
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype,
+                                 aggregation=aggregation, name=name)
+
+    @property
+    def variables(self):
+        """All state Variables: this metric's (in creation order), then those of
+        the metrics it holds as attributes."""
+        self._check_super_called()
+        out = list(self.__dict__.get("_variables", []))
+        for m in self.__dict__.get("_metrics", []):
+            for v in m.variables:
+                if not any(v is o for o in out):
+                    out.append(v)
+        return out
+
+    @property
+    def weights(self):
+        return self.variables
+
+    @property
+    def non_trainable_variables(self):
+        return self.variables
+
+    @property
+    def trainable_variables(self):
+        return []
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    # ---- the API to implement ---------------------------------------------------
+    def update_state(self, *args, **kwargs):
+        """Accumulate statistics for the metric."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement update_state().")
+
+    def result(self):
+        """The current value of the metric (a scalar, an array, or a dict)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement result().")
+
+    def reset_state(self):
+        """Assign every state variable its initial value (and reset held metrics)."""
+        init = self.__dict__.get("_initial_values", {})
+        for v in self.__dict__.get("_variables", []):
+            initial = init.get(id(v))
+            if initial is None:
+                initial = jnp.zeros(v.shape, v.dtype)
+            v.assign(initial)
+        for m in self.__dict__.get("_metrics", []):
+            m.reset_state()
+
+    def reset_states(self):  # tf.keras 2 spelling
+        return self.reset_state()
+
+    def __call__(self, *args, **kwargs):
+        """`update_state(*args, **kwargs)`, then return `result()`."""
+        self._check_super_called()
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    # ---- stateless API (through the state bridge) ----------------------------------
+    def _check_values(self, metric_variables, what):
+        variables = self.variables
+        if metric_variables is None or len(metric_variables) != len(variables):
+            n = None if metric_variables is None else len(metric_variables)
+            raise ValueError(
+                f"{type(self).__name__}.{what}: `metric_variables` must be a list of "
+                f"arrays matching {type(self).__name__}().variables one to one "
+                f"({len(variables)} variables), got {n}.")
+        return variables
+
+    def stateless_update_state(self, metric_variables, *args, **kwargs):
+        """`update_state` as a pure function: returns the new variable values."""
+        variables = self._check_values(metric_variables, "stateless_update_state")
+        _, new_values = pure(self.update_state, variables)(list(metric_variables),
+                                                           *args, **kwargs)
+        return new_values
+
+    def stateless_result(self, metric_variables):
+        """`result()` computed from the given variable values."""
+        variables = self._check_values(metric_variables, "stateless_result")
+        out, _ = pure(self.result, variables)(list(metric_variables))
+        return out
+
+    def stateless_reset_state(self):
+        """The variable values `reset_state()` would assign."""
+        variables = self.variables
+        _, new_values = pure(self.reset_state, variables)([v.value for v in variables])
+        return new_values
+
+    # ---- config ----------------------------------------------------------------------
+    def get_config(self):
+        """The serializable config of the metric."""
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+    def __str__(self):
+        return self.__repr__()
+
+
+def _is_array(x):
+    return isinstance(x, (jax.Array, np.ndarray)) or hasattr(x, "__jax_array__")
