@@ -30,6 +30,13 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     if isinstance(x, float) or (isinstance(x, np.ndarray) and x.dtype == np.float64
                                 and not jax.config.jax_enable_x64):
         return jnp.asarray(x, dtype=config.floatx())
+    # Python scalars become strongly typed tensors (as tf.constant / Keras):
+    # `convert_to_tensor(40)` is an int32 tensor that strict promotion guards.
+    if isinstance(x, bool):
+        return jnp.asarray(x, dtype=bool)
+    if isinstance(x, int):
+        return jnp.asarray(x, dtype="int64" if jax.config.jax_enable_x64 and
+                           not -2**31 <= x < 2**31 else "int32")
     if isinstance(x, (list, tuple)):
         arr = np.asarray(jax.tree_util.tree_map(unwrap, x, is_leaf=lambda v: isinstance(v, Variable)))
         if arr.dtype == np.float64:

@@ -453,14 +453,10 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         n, k, s, d = x.shape[1 + i], kernel.shape[i], strides[i], dil[i]
         ke = (k - 1) * d + 1
         length = _transpose_out_len(n, k, s, padding, None if opad is None else opad[i], d)
-        if opad is None and padding == "SAME":
-            before = builtins.max(ke - s, 0) // 2
-        elif opad is None:
-            before = 0
-        else:
-            before = ke // 2 if padding == "SAME" else 0
-        lo = ke - 1 - before
         total = length - (n - 1) * s - 1 + ke - 1
+        # 'valid' keeps every full overlap on the left; 'same' centres the
+        # window, favouring the left, as Keras does.
+        lo = ke - 1 if padding == "VALID" else builtins.min(total - total // 2, ke - 1)
         pads.append((lo, total - lo))
     # Flip the kernel spatially and swap its channel axes: a conv with
     # lhs dilation by the strides is the transpose of the strided conv.
