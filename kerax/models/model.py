@@ -5,16 +5,9 @@ import numpy as np
 
 from kerax.layers.layer import KerasTensor, Layer, _is_kt
 from kerax.saving.object_registration import register_builtin
+from kerax.trainers.trainer import Trainer
 
 __all__ = ["Model", "Functional"]
-
-
-def _model_base():
-    try:
-        from kerax.trainers.trainer import Trainer
-        return Trainer
-    except ImportError:  # the trainer lands with the training issue
-        return object
 
 
 def _is_symbolic_structure(x):
@@ -22,7 +15,7 @@ def _is_symbolic_structure(x):
     return bool(leaves) and all(isinstance(l, KerasTensor) for l in leaves)
 
 
-class Model(Layer, _model_base()):
+class Model(Trainer, Layer):
     """A model: subclass it and write `call`, or build one from symbolic tensors:
     `kerax.Model(inputs, outputs)` (functional API)."""
 

@@ -1,0 +1,288 @@
+"""Turning what `fit`/`evaluate`/`predict` accept into batches.
+
+Two paths:
+- `ArrayData`: NumPy/JAX arrays (and nested lists/dicts of them). Put on the
+  device once; each epoch's (shuffled) batch indices are sent as a small int
+  array and the batches are gathered inside the compiled program.
+- `IterableData`: Python generators and iterables of `(x, y)` /
+  `(x, y, sample_weight)` batches, `kerax.utils.PyDataset`, and any object that
+  yields NumPy-convertible batches (tf.data, a PyTorch DataLoader, grain) —
+  without importing those libraries.
+"""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["unpack_x_y_sample_weight", "pack_x_y_sample_weight", "ArrayData",
+           "IterableData", "make_data", "is_array_like"]
+
+
+def unpack_x_y_sample_weight(data):
+    """`(x,)`, `(x, y)` or `(x, y, sample_weight)` -> the three (None where absent)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data[0], data[1], data[2]
+    raise ValueError(
+        "Data should be (x,), (x, y) or (x, y, sample_weight); got a tuple of "
+        f"length {len(data)}.")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    if y is None:
+        return (x,)
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def is_array_like(x):
+    return isinstance(x, (np.ndarray, jax.Array)) or (
+        hasattr(x, "__array__") and hasattr(x, "shape") and hasattr(x, "dtype")
+        and not hasattr(x, "__next__"))
+
+
+def _is_array_structure(x):
+    if x is None:
+        return True
+    if isinstance(x, (list, tuple)):
+        return all(_is_array_structure(e) for e in x) and len(x) > 0
+    if isinstance(x, dict):
+        return all(_is_array_structure(e) for e in x.values())
+    return is_array_like(x)
+
+
+def _to_numpy_tree(x):
+    def conv(a):
+        if a is None:
+            return None
+        if isinstance(a, jax.Array):
+            return a
+        arr = np.asarray(a)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        elif arr.dtype == np.int64 and not jax.config.jax_enable_x64:
+            arr = arr.astype(np.int32)
+        return arr
+    return jax.tree_util.tree_map(conv, x)
+
+
+def _lengths(tree):
+    return [int(a.shape[0]) for a in jax.tree_util.tree_leaves(tree)]
+
+
+def _describe(tree):
+    return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
+
+
+class ArrayData:
+    """In-memory arrays, batched by index inside compiled programs."""
+
+    kind = "arrays"
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size=None, shuffle=False,
+                 steps=None, class_weight=None, name="x"):
+        x, y, sample_weight = _to_numpy_tree(x), _to_numpy_tree(y), _to_numpy_tree(sample_weight)
+        lens = {"x": _lengths(x), "y": _lengths(y) if y is not None else [],
+                "sample_weight": _lengths(sample_weight) if sample_weight is not None else []}
+        all_lens = {n for v in lens.values() for n in v}
+        if not lens["x"]:
+            raise ValueError("`x` holds no arrays.")
+        if len(all_lens) != 1:
+            raise ValueError(
+                "Data cardinality is ambiguous: x and y (and sample_weight) must "
+                "have the same number of samples, got "
+                f"x sizes {lens['x']}, y sizes {lens['y']}, sample_weight sizes "
+                f"{lens['sample_weight']} (x shapes: {_describe(x)}, y shapes: "
+                f"{_describe(y) if y is not None else None}).")
+        self.num_samples = all_lens.pop()
+        if self.num_samples == 0:
+            raise ValueError("Expected a non-empty dataset: `x` has 0 samples.")
+        if class_weight is not None:
+            if y is None:
+                raise ValueError("`class_weight` needs targets `y`.")
+            sample_weight = _class_weights_to_sample_weight(y, class_weight, sample_weight)
+        self.batch_size = int(batch_size or 32)
+        if self.batch_size <= 0:
+            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size}.")
+        self.shuffle = shuffle
+        self.data = pack_x_y_sample_weight(x, y, sample_weight)
+        self.device_data = None
+        full = self.num_samples // self.batch_size
+        rem = self.num_samples - full * self.batch_size
+        self.steps = full + (1 if rem else 0)
+        if steps is not None:
+            self.steps = int(steps)
+        self._rem = rem
+
+    def on_device(self):
+        if self.device_data is None:
+            self.device_data = jax.tree_util.tree_map(jnp.asarray, self.data)
+        return self.device_data
+
+    def epoch_indices(self, rng):
+        n = self.num_samples
+        if self.shuffle == "batch":
+            order = np.arange(n)
+            nb = self.steps
+            perm = rng.permutation(nb)
+            chunks = [order[i * self.batch_size:(i + 1) * self.batch_size] for i in perm]
+            return chunks
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        chunks = [order[i * self.batch_size:(i + 1) * self.batch_size]
+                  for i in range(math.ceil(n / self.batch_size))]
+        return chunks
+
+    def first_batch(self):
+        b = min(self.batch_size, self.num_samples)
+        return jax.tree_util.tree_map(lambda a: a[:b], self.data)
+
+    def split(self, validation_split):
+        """Keras' validation_split: the last fraction of the samples, before shuffling."""
+        if not 0 < validation_split < 1:
+            raise ValueError(
+                f"`validation_split` must be in (0, 1), got {validation_split}.")
+        n_val = int(math.floor(self.num_samples * validation_split))
+        n_train = self.num_samples - n_val
+        if n_val == 0 or n_train == 0:
+            raise ValueError(
+                f"validation_split={validation_split} leaves no samples for "
+                f"{'validation' if n_val == 0 else 'training'} ({self.num_samples} samples).")
+        head = jax.tree_util.tree_map(lambda a: a[:n_train], self.data)
+        tail = jax.tree_util.tree_map(lambda a: a[n_train:], self.data)
+        return head, tail
+
+
+def _class_weights_to_sample_weight(y, class_weight, sample_weight):
+    leaves = jax.tree_util.tree_leaves(y)
+    if len(leaves) != 1:
+        raise ValueError("`class_weight` is only supported for models with a single output.")
+    yv = np.asarray(leaves[0])
+    if yv.ndim > 1 and yv.shape[-1] > 1:
+        cls = np.argmax(yv, axis=-1)
+    elif yv.ndim > 1:
+        cls = (np.round(yv[..., 0])).astype(np.int64)
+    else:
+        cls = np.round(yv).astype(np.int64)
+    cls = cls.reshape(yv.shape[0], -1)[:, 0] if cls.ndim > 1 else cls
+    max_cls = int(max(class_weight)) if class_weight else 0
+    table = np.ones(max(max_cls, int(cls.max()) if cls.size else 0) + 1, np.float32)
+    for k, w in class_weight.items():
+        table[int(k)] = w
+    sw = table[cls]
+    if sample_weight is not None:
+        sw = sw * np.asarray(sample_weight, np.float32).reshape(sw.shape)
+    return sw
+
+
+class IterableData:
+    """Batches from a Python iterable (generator, PyDataset, DataLoader, ...)."""
+
+    kind = "iterable"
+
+    def __init__(self, source, steps=None, class_weight=None):
+        self.source = source
+        self.steps = steps
+        self.class_weight = class_weight
+        self._structure = None
+        self._first = None
+        self._pending = None
+        if steps is None:
+            try:
+                self.steps = len(source)
+            except TypeError:
+                self.steps = None
+
+    def _iter_source(self):
+        src = self.source
+        if hasattr(src, "__getitem__") and hasattr(src, "__len__") and hasattr(src, "on_epoch_end"):
+            return (src[i] for i in range(len(src)))
+        return iter(src)
+
+    def peek(self):
+        """The first batch (kept and replayed on the first epoch) for building."""
+        if self._first is None:
+            self._pending = self._iter_source()
+            try:
+                self._first = self._standardize(next(self._pending))
+            except StopIteration:
+                raise ValueError(
+                    "The dataset is empty: the iterator yielded no batches.") from None
+        return self._first
+
+    def _standardize(self, batch):
+        batch = batch if isinstance(batch, tuple) else (tuple(batch) if isinstance(batch, list)
+                                                        and 1 <= len(batch) <= 3 else batch)
+        x, y, sw = unpack_x_y_sample_weight(batch)
+        x, y, sw = _to_numpy_tree(x), _to_numpy_tree(y), _to_numpy_tree(sw)
+        if self.class_weight is not None and y is not None:
+            sw = _class_weights_to_sample_weight(y, self.class_weight, sw)
+        packed = pack_x_y_sample_weight(x, y, sw)
+        structure = jax.tree_util.tree_structure(packed)
+        if self._structure is None:
+            self._structure = structure
+        elif structure != self._structure:
+            raise ValueError(
+                "The data generator yielded batches of varying structure: the first "
+                f"batch was {self._structure}, a later one is {structure}. Every batch "
+                "must have the same (x, y[, sample_weight]) structure.")
+        lens = set(_lengths(packed))
+        if len(lens) > 1:
+            raise ValueError(
+                f"A batch has inconsistent sizes: x/y/sample_weight lengths {sorted(lens)} "
+                f"(shapes {_describe(packed)}).")
+        return packed
+
+    def epoch_batches(self):
+        """Yield standardized batches for one epoch (at most `steps`)."""
+        if self._pending is not None:
+            it, first = self._pending, self._first
+            self._pending = None
+            yield first
+            count = 1
+        else:
+            it = self._iter_source()
+            count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                batch = next(it)
+            except StopIteration:
+                break
+            yield self._standardize(batch)
+            count += 1
+        if hasattr(self.source, "on_epoch_end"):
+            self.source.on_epoch_end()
+
+    def first_batch(self):
+        return self.peek()
+
+
+def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None,
+              class_weight=None):
+    if _is_array_structure(x) and not isinstance(x, (list, tuple)) or (
+            isinstance(x, (list, tuple, dict)) and _is_array_structure(x)):
+        return ArrayData(x, y, sample_weight, batch_size, shuffle, steps, class_weight)
+    if x is None:
+        raise ValueError("`x` is required (got None).")
+    if y is not None:
+        raise ValueError(
+            "`y` must not be given when `x` is a dataset, generator or PyDataset "
+            "(which yields (x, y) batches); got both.")
+    if sample_weight is not None:
+        raise ValueError(
+            "`sample_weight` must not be given when `x` is a dataset or generator; "
+            "yield (x, y, sample_weight) batches instead.")
+    if hasattr(x, "__iter__") or hasattr(x, "__next__") or hasattr(x, "__getitem__"):
+        return IterableData(x, steps=steps, class_weight=class_weight)
+    raise ValueError(
+        f"Unrecognized data type for `x`: {type(x).__name__}. Expected NumPy/JAX arrays "
+        "(or lists/dicts of them), a generator or iterable of (x, y) batches, or a "
+        "kerax.utils.PyDataset.")

@@ -1,0 +1,503 @@
+"""compile / fit / evaluate / predict (Keras 3's Trainer), on optax and XLA.
+
+`train_step`, `test_step`, `predict_step`, `compute_loss` and `compute_metrics`
+are overridable in the stateful Keras style; fit compiles whatever they do into
+one XLA program per input signature that runs `steps_per_execution` steps with
+`lax.scan` (see engine.py). In-memory arrays go to the device once per fit and
+every epoch's shuffled batches are gathered inside the program; the host reads
+metric values only to report progress.
+"""
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kerax.trainers import data_adapter as da
+from kerax.trainers.compile_utils import CompileLoss, CompileMetrics
+from kerax.trainers.engine import StepEngine, stack_batches
+from kerax.variables import current_scope
+
+__all__ = ["Trainer"]
+
+
+def _batch_size_of(x):
+    leaves = jax.tree_util.tree_leaves(x)
+    return leaves[0].shape[0] if leaves else 1
+
+
+def _to_float_logs(logs):
+    out = {}
+    for k, v in (logs or {}).items():
+        try:
+            out[k] = float(np.asarray(v))
+        except (TypeError, ValueError):
+            out[k] = v
+    return out
+
+
+class Trainer:
+    """Mixed into `kerax.Model`."""
+
+    # ---- compile ---------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configure training. `steps_per_execution` runs that many batches per
+        compiled call (lax.scan); "auto" picks it from the measured step time so
+        progress still updates every ~0.2 s."""
+        from kerax import metrics as metrics_mod
+        from kerax import optimizers
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self._loss = CompileLoss(loss, loss_weights, self._output_names()) if loss is not None else None
+        self._compile_metrics = CompileMetrics(metrics, weighted_metrics, self._output_names(), loss)
+        if steps_per_execution != "auto":
+            if not isinstance(steps_per_execution, (int, np.integer)) or steps_per_execution < 1:
+                raise ValueError(
+                    "compile: `steps_per_execution` must be a positive integer or "
+                    f"'auto', got {steps_per_execution!r}.")
+        self._trainer_state = {
+            "loss_tracker": metrics_mod.Mean(name="loss"),
+            "steps_per_execution": steps_per_execution,
+            "run_eagerly": bool(run_eagerly) or jit_compile is False,
+            "engines": {},
+            "auto_k": None,
+        }
+        self._compile_config = {
+            "optimizer": optimizer, "loss": loss, "metrics": metrics,
+            "loss_weights": loss_weights, "weighted_metrics": weighted_metrics,
+            "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile}
+        self.compiled = True
+        self.stop_training = False
+
+    @property
+    def compiled(self):
+        return self.__dict__.get("_compiled", False)
+
+    @compiled.setter
+    def compiled(self, value):
+        self.__dict__["_compiled"] = bool(value)
+
+    @property
+    def run_eagerly(self):
+        st = self.__dict__.get("_trainer_state")
+        return bool(st and st["run_eagerly"])
+
+    @run_eagerly.setter
+    def run_eagerly(self, value):
+        self._require_compiled("run_eagerly")
+        self._trainer_state["run_eagerly"] = bool(value)
+
+    def _output_names(self):
+        graph = self.__dict__.get("_graph")
+        outputs = None
+        if graph is not None:
+            outputs = graph.flat_outputs
+        elif getattr(self, "outputs", None):
+            outputs = self.outputs
+        if outputs:
+            return [t._history[0].name if t._history else f"output_{i}" for i, t in enumerate(outputs)]
+        return None
+
+    @property
+    def output_names(self):
+        return self._output_names()
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(
+                f"You must call `model.compile(optimizer, loss, ...)` before `{what}`.")
+
+    def get_compile_config(self):
+        return getattr(self, "_compile_config", None) if self.compiled else None
+
+    # ---- metrics -----------------------------------------------------------------------
+    @property
+    def metrics(self):
+        from kerax.layers.layer import Layer
+        out = []
+        st = self.__dict__.get("_trainer_state")
+        if st is not None:
+            out.append(st["loss_tracker"])
+            if self._loss is not None and self._loss.built:
+                out.extend(t for t in self._loss.trackers if t is not None)
+            if self._compile_metrics.built:
+                out.extend(self._compile_metrics.metrics)
+        seen = {id(m) for m in out}
+        for m in Layer.metrics.fget(self):
+            if id(m) not in seen:
+                seen.add(id(m))
+                out.append(m)
+        return out
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self):
+        logs = {}
+        for m in self.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                logs.update(r)
+            else:
+                logs[m.name] = r
+        return logs
+
+    # ---- the overridable step pieces ------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss(es) plus every `add_loss` / regularization term."""
+        total = jnp.zeros((), jnp.float32)
+        if self._loss is not None:
+            total = total + self._loss(y, y_pred, sample_weight)
+        extra = self.losses
+        if extra:
+            total = total + sum(jnp.asarray(l, jnp.float32) for l in extra)
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics and return every metric's result."""
+        self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def train_step(self, data):
+        from kerax.transforms import value_and_grad
+        x, y, sample_weight = da.unpack_x_y_sample_weight(data)
+        trainable = self.trainable_variables
+
+        def forward():
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=True)
+            return loss, y_pred
+
+        (loss, y_pred), grads = value_and_grad(forward, trainable, has_aux=True)()
+        if trainable:
+            self.optimizer.apply(grads, trainable)
+        self._trainer_state["loss_tracker"].update_state(loss, sample_weight=_batch_size_of(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = da.unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                 training=False)
+        self._trainer_state["loss_tracker"].update_state(loss, sample_weight=_batch_size_of(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        x, _, _ = da.unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # ---- engines -----------------------------------------------------------------------
+    def _engine(self, mode):
+        engines = self._trainer_state["engines"]
+        if mode not in engines:
+            fn = {"train": lambda d: self.train_step(d), "test": lambda d: self.test_step(d),
+                  "predict": lambda d: self.predict_step(d)}[mode]
+            engines[mode] = StepEngine(fn, collect_outputs=(mode == "predict"), name=mode)
+        return engines[mode]
+
+    def _steps_per_execution(self, steps_per_epoch):
+        k = self._trainer_state["steps_per_execution"]
+        if k == "auto":
+            k = self._trainer_state["auto_k"] or 1
+        return max(1, int(k))
+
+    def _run_epoch(self, mode, data, callbacks, rng, steps_limit=None, on_outputs=None):
+        """Run one pass over `data`; calls the batch hooks; returns the last logs
+        (device values)."""
+        engine = self._engine(mode)
+        eager = self.run_eagerly
+        begin = {"train": callbacks.on_train_batch_begin, "test": callbacks.on_test_batch_begin,
+                 "predict": callbacks.on_predict_batch_begin}[mode]
+        end = {"train": callbacks.on_train_batch_end, "test": callbacks.on_test_batch_end,
+               "predict": callbacks.on_predict_batch_end}[mode]
+        k = self._steps_per_execution(data.steps)
+        logs = None
+        step = 0
+        auto = mode == "train" and self._trainer_state["steps_per_execution"] == "auto" \
+            and self._trainer_state["auto_k"] is None
+        timings = []
+
+        def dispatch(run, n):
+            nonlocal logs, step
+            begin(step)
+            t0 = time.perf_counter()
+            out = run()
+            if auto:
+                jax.block_until_ready(out)
+                timings.append((time.perf_counter() - t0) / n)
+            step += n
+            if mode == "predict":
+                on_outputs(out)
+                end(step - 1, {"outputs": out})
+            else:
+                logs = out
+                end(step - 1, out)
+            if getattr(self, "stop_training", False) and mode == "train":
+                return True
+            return False
+
+        if data.kind == "arrays":
+            chunks = data.epoch_indices(rng)
+            if steps_limit is not None:
+                chunks = chunks[:steps_limit]
+            if eager:
+                host = data.data
+                for c in chunks:
+                    batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[c], host)
+                    if dispatch(lambda b=batch: engine.run_eager(b) if mode != "predict"
+                                else engine.run_eager(b), 1):
+                        break
+                return logs
+            dev = data.on_device()
+            bs = data.batch_size
+            full = [c for c in chunks if len(c) == bs]
+            tail = [c for c in chunks if len(c) != bs]
+            i = 0
+            stopped = False
+            while i < len(full) and not stopped:
+                if k > 1 and len(full) - i >= k:
+                    idx = np.stack(full[i:i + k])
+                    i += k
+                    stopped = dispatch(lambda idx=idx: engine.run_indexed(dev, idx), k)
+                else:
+                    idx = full[i][None]
+                    i += 1
+                    stopped = dispatch(lambda idx=idx: engine.run_indexed(dev, idx), 1)
+                if auto and len(timings) >= 3 and k == 1:
+                    per_step = float(np.median(timings[1:]))
+                    self._trainer_state["auto_k"] = _auto_k(per_step, len(full))
+                    auto = False
+                    k = self._trainer_state["auto_k"]
+            for c in tail:
+                if stopped:
+                    break
+                stopped = dispatch(lambda c=c: engine.run_indexed(dev, c[None]), 1)
+            return logs
+        # iterables: group k batches of identical shapes per dispatch
+        group = []
+        stopped = False
+
+        def flush():
+            nonlocal group, stopped
+            if not group:
+                return
+            if len(group) == k and k > 1:
+                stacked = stack_batches(group)
+                stopped = dispatch(lambda: engine.run_batches(stacked), k)
+            else:
+                for b in group:
+                    if stopped:
+                        break
+                    stacked = stack_batches([b])
+                    stopped = dispatch(lambda s=stacked: engine.run_batches(s), 1)
+            group = []
+
+        count = 0
+        for batch in data.epoch_batches():
+            count += 1
+            if eager:
+                if dispatch(lambda b=batch: engine.run_eager(b), 1):
+                    break
+                continue
+            if group and _spec(group[0]) != _spec(batch):
+                flush()
+            group.append(batch)
+            if len(group) == k:
+                flush()
+            if stopped or (steps_limit is not None and count >= steps_limit):
+                break
+        if not stopped:
+            flush()
+        if count == 0:
+            return None
+        return logs
+
+    # ---- fit ---------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        from kerax.callbacks import CallbackList
+        self._require_compiled("fit")
+        if current_scope() is not None:
+            raise RuntimeError("fit cannot be called inside kerax.function or kerax.grad.")
+        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        data = da.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
+                            class_weight)
+        val_data = None
+        if validation_split and validation_data is None:
+            if data.kind != "arrays":
+                raise ValueError(
+                    "`validation_split` is only supported for array inputs; pass "
+                    "`validation_data` for generators and datasets.")
+            head, tail = data.split(validation_split)
+            data = da.ArrayData(*head, batch_size=data.batch_size, shuffle=shuffle,
+                                steps=steps_per_epoch, class_weight=class_weight)
+            val_data = da.ArrayData(*tail, batch_size=validation_batch_size or data.batch_size)
+        elif validation_data is not None:
+            if isinstance(validation_data, (tuple, list)) and 2 <= len(validation_data) <= 3 and \
+                    da._is_array_structure(validation_data[0]):
+                vx, vy, vsw = da.unpack_x_y_sample_weight(tuple(validation_data))
+                val_data = da.make_data(vx, vy, vsw, validation_batch_size or data.batch_size
+                                        if data.kind == "arrays" else validation_batch_size or 32,
+                                        False, validation_steps)
+            else:
+                val_data = da.make_data(validation_data, steps=validation_steps)
+        self._check_first_batch(data)
+        callbacks = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
+                                 model=self, verbose=verbose, epochs=epochs, steps=data.steps)
+        self.stop_training = False
+        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        callbacks.on_train_begin()
+        epoch_logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callbacks.on_epoch_begin(epoch)
+            logs = self._run_epoch("train", data, callbacks, rng, steps_per_epoch)
+            if logs is None:
+                warnings.warn(
+                    "fit: the training data ran out (the iterator yielded no batch this "
+                    "epoch); stopping. Pass an iterable that can be re-iterated or set "
+                    "steps_per_epoch.")
+                break
+            epoch_logs = _to_float_logs(self.get_metrics_result())
+            if val_data is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_data(val_data, callbacks=None, steps=validation_steps)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callbacks.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        callbacks.on_train_end(epoch_logs)
+        return self.history
+
+    def _check_first_batch(self, data):
+        """Fail early with a clear message when data and model cannot fit."""
+        first = data.first_batch()
+        x, y, _ = da.unpack_x_y_sample_weight(first)
+        if self._loss is not None and y is None:
+            raise ValueError(
+                "fit/evaluate: the model was compiled with a loss but no targets `y` were "
+                "given (x only).")
+
+    # ---- evaluate / predict ------------------------------------------------------------
+    def _evaluate_data(self, data, callbacks=None, steps=None):
+        from kerax.callbacks import CallbackList
+        if callbacks is None:
+            callbacks = CallbackList([], model=self)
+        self.reset_metrics()
+        callbacks.on_test_begin()
+        logs = self._run_epoch("test", data, callbacks, np.random.default_rng(0), steps)
+        if logs is None:
+            raise ValueError("evaluate: the dataset is empty (no batches).")
+        logs = _to_float_logs(self.get_metrics_result())
+        callbacks.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, **kwargs):
+        from kerax.callbacks import CallbackList
+        self._require_compiled("evaluate")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        data = da.make_data(x, y, sample_weight, batch_size, False, steps)
+        self._check_first_batch(data)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=data.steps)
+        logs = self._evaluate_data(data, cbs, steps)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        from kerax.callbacks import CallbackList
+        if not self.__dict__.get("_trainer_state"):
+            # predict works without compile
+            self._trainer_state = {"engines": {}, "run_eagerly": False,
+                                   "steps_per_execution": 1, "auto_k": None,
+                                   "loss_tracker": None}
+            self._loss = None
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if isinstance(x, tuple) and len(x) in (2, 3) and da._is_array_structure(x[0]):
+            x = x[0]
+        data = da.make_data(x, None, None, batch_size, False, steps)
+        if data.kind == "arrays":
+            data.data = (data.data[0],) if isinstance(data.data, tuple) else data.data
+        outputs = []
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=data.steps)
+        cbs.on_predict_begin()
+        self._run_epoch("predict", data, cbs, np.random.default_rng(0), steps,
+                        on_outputs=outputs.append)
+        cbs.on_predict_end()
+        if not outputs:
+            raise ValueError("predict: the input is empty (no batches).")
+
+        def cat(*blocks):
+            arrs = [np.asarray(b) for b in blocks]
+            return np.concatenate([a.reshape((-1,) + a.shape[2:]) for a in arrs], axis=0)
+
+        return jax.tree_util.tree_map(cat, *outputs)
+
+    # ---- single batches -----------------------------------------------------------------
+    def _one_batch(self, mode, batch):
+        engine = self._engine(mode)
+        batch = jax.tree_util.tree_map(
+            lambda a: a if a is None else np.asarray(a, np.float32 if np.asarray(a).dtype == np.float64 else None),
+            batch)
+        if self.run_eagerly:
+            return engine.run_eager(batch)
+        return engine.run_batches(stack_batches([batch]))
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        self._require_compiled("train_on_batch")
+        if class_weight is not None:
+            sample_weight = da._class_weights_to_sample_weight(y, class_weight, sample_weight)
+        self._one_batch("train", da.pack_x_y_sample_weight(x, y, sample_weight))
+        logs = _to_float_logs(self.get_metrics_result())
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        self.reset_metrics()
+        self._one_batch("test", da.pack_x_y_sample_weight(x, y, sample_weight))
+        logs = _to_float_logs(self.get_metrics_result())
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict_on_batch(self, x):
+        if not self.__dict__.get("_trainer_state"):
+            self._trainer_state = {"engines": {}, "run_eagerly": False,
+                                   "steps_per_execution": 1, "auto_k": None,
+                                   "loss_tracker": None}
+            self._loss = None
+        out = self._one_batch("predict", (x,))
+        return jax.tree_util.tree_map(lambda a: np.asarray(a)[0], out)
+
+
+def _spec(batch):
+    return da.jax.tree_util.tree_structure(batch), tuple(
+        (tuple(np.shape(l)), str(np.asarray(l).dtype)) for l in jax.tree_util.tree_leaves(batch))
+
+
+def _auto_k(per_step_seconds, n_steps, target=0.2):
+    k = 1
+    while k * 2 * per_step_seconds <= target and k * 2 <= max(1, n_steps):
+        k *= 2
+    return k
