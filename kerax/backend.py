@@ -5,6 +5,7 @@ Keras-2 signatures and defaults are kept where they differ from keras.ops
 (`concatenate(tensors, axis=-1)`, `argmax(x, axis=-1)`, `constant` defaulting
 to floatx, `sqrt` clipping negatives to 0, ...).
 """
+import builtins
 import importlib
 import threading
 
@@ -16,6 +17,8 @@ from kerax import config
 from kerax import ops
 from kerax.ops.core import cast, convert_to_tensor, stop_gradient, unwrap  # noqa: F401
 from kerax.variables import Variable
+
+_builtins_all = builtins.all
 
 # ---------------------------------------------------------------------------
 # Keras 3 keras.backend
@@ -80,28 +83,37 @@ def clear_session(free_memory=True):
 
 
 def standardize_dtype(dtype):
-    """A dtype as its string name ("float32", "int32", ...); None means floatx."""
+    """A dtype as its string name ("float32", "int32", ...); None means floatx,
+    Python's int/float/bool mean int32/float32/bool (as Keras)."""
     if dtype is None:
         return config.floatx()
-    if hasattr(dtype, "dtype") and not isinstance(dtype, (type, np.dtype)):
-        dtype = dtype.dtype
-    if dtype == "float" or dtype is float:
-        return config.floatx()
-    if dtype == "int" or dtype is int:
+    if dtype is float:
+        return "float32"
+    if dtype is int or dtype == "int":
         return "int32"
     if dtype is bool:
         return "bool"
+    if hasattr(dtype, "dtype") and not isinstance(dtype, (type, np.dtype)):
+        dtype = dtype.dtype
     try:
-        return jnp.dtype(dtype).name
+        name = jnp.dtype(dtype).name
     except TypeError:
-        raise ValueError(f"standardize_dtype: invalid dtype {dtype!r}.") from None
+        name = None
+    if name is None or (isinstance(dtype, str) and dtype != name and dtype not in
+                        ("bfloat16",)):
+        raise ValueError(f"standardize_dtype: invalid dtype {dtype!r}.")
+    return name
 
 
 def result_type(*dtypes):
-    """The dtype that mixing `dtypes` gives (no dtypes: floatx)."""
+    """The dtype that mixing `dtypes` gives (no dtypes: floatx). Python's
+    int/float/bool are weak, as in Keras: result_type("float16", float) is float16."""
     if not dtypes:
         return config.floatx()
-    return jnp.result_type(*[standardize_dtype(d) for d in dtypes]).name
+    args = [d if d in (int, float, bool) else standardize_dtype(d) for d in dtypes]
+    if _builtins_all(d in (int, float, bool) for d in args):
+        args = [standardize_dtype(d) for d in args]
+    return jnp.result_type(*args).name
 
 
 def is_float_dtype(dtype):

@@ -256,7 +256,7 @@ def test_seed_tensor_examples():
 def test_strict_dtype_promotion():
     f32 = ops.convert_to_tensor(2.0)
     i32 = ops.convert_to_tensor(40)
-    f64 = np.array([1.0])  # NumPy float64 stays float64 only with x64; use jnp dtype check
+    f64 = np.array([1.0])
     with kerax.config.dtype_promotion("strict"):
         with pytest.raises(Exception, match="promotion"):
             ops.add(f32, i32)
@@ -276,11 +276,16 @@ def test_strict_dtype_promotion():
 
 
 def test_strict_float32_float64():
-    if not jax.config.jax_enable_x64:
-        pytest.skip("float64 tensors need jax_enable_x64")
-    with kerax.config.dtype_promotion("strict"):
-        with pytest.raises(Exception, match="promotion"):
-            ops.add(ops.ones((2,), "float32"), ops.ones((2,), "float64"))
+    with jax.enable_x64(True):
+        f32 = ops.ones((2,), "float32")
+        f64 = ops.convert_to_tensor(np.array([1.0, 2.0]), dtype="float64")
+        with kerax.config.dtype_promotion("strict"):
+            with pytest.raises(Exception, match="promotion"):
+                ops.add(f32, f64)
+            with pytest.raises(Exception, match="promotion"):
+                f32 + f64
+            assert ops.add(f32, ops.cast(f64, "float32")).dtype == np.float32
+        assert ops.add(f32, f64).dtype == np.float64
 
 
 # --- core control flow against closed forms
