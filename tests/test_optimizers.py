@@ -80,7 +80,7 @@ BASE_CASES = [
                          ids=[f"{n}-{i}" for i, (n, _) in enumerate(BASE_CASES)])
 def test_base_features_match_keras(keras, name, kwargs):
     # Keras' eager gradient accumulation is slow: fewer steps there.
-    w0, grads = _data(1, steps=9 if kwargs.get("gradient_accumulation_steps") else STEPS)
+    w0, grads = _data(1, steps=6 if kwargs.get("gradient_accumulation_steps") else STEPS)
     kopt = getattr(keras.optimizers, name)(**kwargs)
     xopt = getattr(optimizers, name)(**kwargs)
     ref, kv = _run_keras(keras, kopt, w0, grads)
