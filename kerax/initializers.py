@@ -436,6 +436,24 @@ class Orthogonal(RandomInitializer):
         return {**super().get_config(), "gain": self.gain}
 
 
+# Keras 3 also exports the classes under their snake_case names.
+zeros = Zeros
+ones = Ones
+constant = Constant
+identity = IdentityInitializer = Identity
+random_normal = RandomNormal
+random_uniform = RandomUniform
+truncated_normal = TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_uniform = GlorotUniform
+glorot_normal = GlorotNormal
+he_uniform = HeUniform
+he_normal = HeNormal
+lecun_uniform = LecunUniform
+lecun_normal = LecunNormal
+orthogonal = OrthogonalInitializer = Orthogonal
+
+
 # ---- get / serialize / deserialize ---------------------------------------------
 def serialize(initializer):
     """Keras' serialized dict of an initializer."""

@@ -90,6 +90,9 @@ def test_defaults_match_keras(keras):
 
 def test_accepts_variables_and_jit(x):
     v = kerax.Variable(x)
+    for name, kwargs in CASES + [("sparsemax", {})]:
+        fn = getattr(activations, name)
+        np.testing.assert_array_equal(fn(v, **kwargs), fn(x, **kwargs), err_msg=name)
     np.testing.assert_allclose(activations.relu(v), np.maximum(x, 0))
     np.testing.assert_allclose(activations.softmax(v), jax.nn.softmax(x), rtol=1e-6)
     np.testing.assert_allclose(activations.get("elu")(v), jax.nn.elu(x), rtol=1e-6)

@@ -30,6 +30,15 @@ def test_signature_matches_keras(keras, name):
         [(p.name, p.default) for p in ours.parameters.values()]
 
 
+def test_every_keras_name_exists(keras):
+    names = [n for n in dir(keras.initializers) if not n.startswith("_")
+             and not n.lower().startswith("stft")]
+    assert [n for n in names if not hasattr(initializers, n)] == []
+    for n in names:
+        if isinstance(getattr(keras.initializers, n), type):
+            assert getattr(initializers, n).__name__ == getattr(keras.initializers, n).__name__
+
+
 @pytest.mark.parametrize("name", ALIASES)
 def test_alias_and_serialization_match_keras(keras, name):
     if name == "constant":  # Keras 3.15 cannot build Constant from its bare name
