@@ -57,6 +57,7 @@ class KeraxFunction:
         self._static_argnames = tuple(static_argnames or ())
         self._donate = donate_variables
         self._traces = {}
+        self._fast = {}
         self._instances = weakref.WeakKeyDictionary()
         self.trace_count = 0
         functools.update_wrapper(self, fn)
@@ -125,6 +126,21 @@ class KeraxFunction:
 
     # ---- calling -------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        if not kwargs and self.jit_compile:
+            # Fast path: positional concrete arrays only (the hot loop of a
+            # custom training step) -- a cheap signature, no pytree walk.
+            try:
+                key = tuple((a.shape, a.dtype, a.weak_type) if type(a) is _ArrayImpl
+                            else _NOT_FAST for a in args)
+            except AttributeError:
+                key = None
+            if key is not None and _NOT_FAST not in key and not _stack():
+                trace = self._fast.get(key)
+                if trace is None:
+                    slow_key, leaves, treedef, dyn = self._split(args, kwargs)
+                    trace = self._traces.get(slow_key) or self._trace(slow_key, leaves, treedef, dyn)
+                    self._fast[key] = trace
+                return self._run(trace, args)
         if not self.jit_compile or _stack() or _any_tracer(args, kwargs):
             # Eager mode, or already inside a kerax transform or a JAX trace:
             # run the Python body inline; the enclosing transform compiles it.
@@ -137,6 +153,8 @@ class KeraxFunction:
 
     def _run(self, trace, dyn):
         arrays = [d for d in dyn if d is not None]
+        if len(arrays) == len(dyn):
+            arrays = list(dyn)
         var_vals = [v._value for v in trace.in_vars]
         outs = trace.jitted(var_vals, trace.extra_consts, arrays)
         n = trace.n_user_out
@@ -232,6 +250,10 @@ class KeraxFunction:
 
     def __repr__(self):
         return f"<kerax.function {getattr(self._fn, '__name__', self._fn)!r} traces={self.trace_count}>"
+
+
+_ArrayImpl = type(jnp.zeros(()))
+_NOT_FAST = object()
 
 
 def _any_tracer(args, kwargs):
