@@ -368,3 +368,24 @@ def test_keras_style_custom_optimizer():
     # m1 = 1, v1 = x - 0.1; m2 = 1.5, v2 = v1 - 0.15
     np.testing.assert_allclose(v.numpy(), [0.75, 1.75], rtol=1e-6)
     assert [x.name for x in opt.variables] == ["iteration", "learning_rate", "v_m"]
+
+
+def test_compiled_ema_accumulation_decay_clip_match_keras(keras):
+    rng = np.random.default_rng(7)
+    w0 = rng.normal(size=(3, 2)).astype("float32")
+    grads = [rng.normal(size=(3, 2)).astype("float32") for _ in range(5)]
+    kw = dict(learning_rate=0.1, use_ema=True, ema_overwrite_frequency=2,
+              gradient_accumulation_steps=2, weight_decay=0.1, clipnorm=1.0)
+    v = kerax.Variable(w0)
+    opt = optimizers.Adam(**kw)
+    step = kerax.function(lambda g: opt.apply_gradients([(g, v)]))
+    kv = keras.Variable(w0)
+    kopt = keras.optimizers.Adam(**kw)
+    for g in grads:
+        step(jnp.asarray(g))
+        kopt.apply_gradients([(jnp.asarray(g), kv)])
+    assert step.trace_count == 1
+    np.testing.assert_allclose(v.numpy(), np.asarray(kv.value), rtol=1e-5, atol=1e-6)
+    opt.finalize_variable_values()
+    kopt.finalize_variable_values([kv])
+    np.testing.assert_allclose(v.numpy(), np.asarray(kv.value), rtol=1e-5, atol=1e-6)

@@ -365,6 +365,11 @@ class Optimizer:
             trainable_variables = self._trainable_variables
         else:
             trainable_variables = list(trainable_variables)
+            for v in trainable_variables:
+                if not isinstance(v, Variable):
+                    raise TypeError(
+                        f"{type(self).__name__}: expected kerax Variables to update, got "
+                        f"{type(v).__name__}. Pass e.g. zip(grads, model.trainable_variables).")
             if len(trainable_variables) != len(grads):
                 raise ValueError(
                     f"Got {len(grads)} gradients for {len(trainable_variables)} variables.")
