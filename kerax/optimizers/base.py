@@ -141,6 +141,10 @@ class Optimizer:
     # ---- variables -----------------------------------------------------------
     def _make_variable(self, value, name, dtype=None, shape=None):
         with jax.ensure_compile_time_eval():
+            if isinstance(value, jax.Array):
+                # Own buffer: an optax init may return the params themselves, and
+                # compiled steps may donate variable buffers.
+                value = jnp.array(value, copy=True)
             var = Variable(value, shape=shape, dtype=dtype, trainable=False, name=name)
         var._path = f"{self.name}/{name}"
         self._variables.append(var)
@@ -298,7 +302,7 @@ class Optimizer:
             self._ema = [self.add_variable_from_reference(v, "average") for v in var_list]
             with jax.ensure_compile_time_eval():
                 for avg, v in zip(self._ema, var_list):
-                    avg._value = jnp.asarray(_concrete(v), avg.dtype)
+                    avg._value = jnp.array(_concrete(v), dtype=avg.dtype, copy=True)
         if self.gradient_accumulation_steps:
             self._accumulators = [self.add_variable_from_reference(v, "gradient_accumulator")
                                   for v in var_list]
