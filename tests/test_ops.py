@@ -150,7 +150,20 @@ CASES = {
     "scatter_update": ((X, np.array([[0, 1], [2, 3]]), np.array([5.0, 6.0], "float32")), {}),
     "unstack": ((X,), {"axis": 1}),
     "saturate_cast": ((X * 300, "int8"), {}),
+    # image
+    "image.resize": ((IMG, (3, 8)), {}),
+    "image.resize[nearest]": ((IMG, (7, 4)), {"interpolation": "nearest"}),
+    "image.resize[antialias]": ((IMG, (3, 4)), {"antialias": True}),
+    "image.rgb_to_grayscale": ((IMG,), {}),
+    "image.crop_images": ((IMG, 1, 2), {"target_height": 3, "target_width": 3}),
+    "image.pad_images": ((IMG, 1, 2), {"target_height": 8, "target_width": 9}),
 }
+
+
+def _get(module, dotted):
+    for part in dotted.split("."):
+        module = getattr(module, part)
+    return module
 
 
 def _flat(out):
@@ -161,8 +174,8 @@ def _flat(out):
 def test_op_matches_keras(case, keras):
     name = case.split("[")[0]
     args, kwargs = CASES[case]
-    expected = getattr(keras.ops, name)(*args, **kwargs)
-    got = getattr(ops, name)(*args, **kwargs)
+    expected = _get(keras.ops, name)(*args, **kwargs)
+    got = _get(ops, name)(*args, **kwargs)
     exp_leaves, got_leaves = _flat(expected), _flat(got)
     assert len(exp_leaves) == len(got_leaves), case
     for e, g in zip(exp_leaves, got_leaves):
@@ -220,9 +233,12 @@ def test_variables_are_accepted():
     assert ops.shape(v) == (3, 4) and ops.ndim(v) == 2 and ops.size(v) == 12
 
 
-def test_submodules_like_keras():
+def test_submodules_like_keras(keras):
     assert ops.numpy.add is ops.add and ops.nn.relu is ops.relu
     assert ops.linalg.inv is ops.inv and ops.math.erf is ops.erf
+    for name in ops.image.__all__:
+        assert list(inspect.signature(getattr(ops.image, name)).parameters) == \
+            list(inspect.signature(getattr(keras.ops.image, name)).parameters), name
 
 
 # --- the seeds' tensor examples (TensorFlow chapter: "Using TensorFlow like NumPy")
