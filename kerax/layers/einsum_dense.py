@@ -1,0 +1,174 @@
+"""EinsumDense: a dense layer written as an einsum between the inputs and a kernel."""
+import re
+
+import jax.numpy as jnp
+
+from kerax import activations, constraints, initializers, regularizers
+from kerax.layers.layer import Layer
+from kerax.saving.object_registration import register_builtin, serialize_keras_object
+
+__all__ = ["EinsumDense"]
+
+_FORMS = (
+    (re.compile(r"^([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)$"), None),
+    (re.compile(r"^\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)$"), "left"),
+    (re.compile(r"^([a-zA-Z]+)\.\.\.,([a-zA-Z]+)->([a-zA-Z]+)\.\.\.$"), "right"),
+)
+
+
+def analyze_einsum(equation, bias_axes, input_shape, output_shape, layer="EinsumDense"):
+    """Kernel shape, bias shape (or None) and full output shape of an EinsumDense.
+
+    `output_shape` excludes the batch axis and the axes `...` stands for; the
+    equation is `"ab,bc->ac"`, `"...b,bc->...c"` or `"ab...,bc->ac..."`."""
+    for pattern, elided_side in _FORMS:
+        match = pattern.match(equation.replace(" ", ""))
+        if match:
+            break
+    else:
+        raise ValueError(
+            f"{layer}: unsupported `equation` {equation!r}; expected the form "
+            "'ab,bc->ac', '...b,bc->...c' or 'ab...,bc->ac...' (one input, one kernel).")
+    in_spec, w_spec, out_spec = match.groups()
+    input_shape = tuple(input_shape)
+    ndim = len(input_shape)
+    elided = ndim - len(in_spec)
+    if elided < 0 or (elided_side is None and elided) or (elided_side == "left" and elided < 1):
+        raise ValueError(
+            f"{layer}: equation {equation!r} does not fit inputs of shape {input_shape}.")
+    partial = list(output_shape)
+    if elided_side == "left":
+        full = list(input_shape[:elided]) + partial
+        in_map = {c: i - len(in_spec) for i, c in enumerate(in_spec)}
+        out_map = {c: i - len(out_spec) for i, c in enumerate(out_spec)}
+    else:
+        full = [input_shape[0]] + partial + list(input_shape[ndim - elided:])
+        in_map = {c: i for i, c in enumerate(in_spec)}
+        out_map = {c: i for i, c in enumerate(out_spec)}
+    expected = elided + len(out_spec) if elided_side == "left" else len(out_spec) + elided
+    if len(full) != expected:
+        raise ValueError(
+            f"{layer}: `output_shape` {tuple(output_shape)} must have one entry per "
+            f"output axis of {equation!r} except the batch/elided ones "
+            f"({len(out_spec) - (0 if elided_side == 'left' else 1)} entries).")
+    for c in in_spec:
+        if c in out_map:
+            d_in, d_out = input_shape[in_map[c]], full[out_map[c]]
+            if d_out is not None and d_in is not None and d_out != d_in:
+                raise ValueError(
+                    f"{layer}: input shape {input_shape} and output_shape "
+                    f"{tuple(output_shape)} disagree on the shared axis {c!r} "
+                    f"({d_in} != {d_out}).")
+            if d_out is None:
+                full[out_map[c]] = d_in
+    for c in out_spec:
+        if c not in in_spec and c not in w_spec:
+            raise ValueError(
+                f"{layer}: output axis {c!r} of {equation!r} appears in neither the "
+                "input nor the kernel spec.")
+    kernel_shape = []
+    for c in w_spec:
+        if c in in_map:
+            d = input_shape[in_map[c]]
+        elif c in out_map:
+            d = full[out_map[c]]
+        else:
+            raise ValueError(
+                f"{layer}: kernel axis {c!r} of {equation!r} appears in neither the "
+                "input nor the output spec.")
+        if d is None:
+            raise ValueError(
+                f"{layer}: kernel axis {c!r} needs a known size; got input shape "
+                f"{input_shape} and output_shape {tuple(output_shape)}.")
+        kernel_shape.append(int(d))
+    bias_shape = None
+    if bias_axes:
+        for c in bias_axes:
+            if c not in out_spec:
+                raise ValueError(
+                    f"{layer}: bias axis {c!r} is not an axis of the output "
+                    f"spec {out_spec!r}.")
+        first = min(out_spec.index(c) for c in bias_axes)
+        bias_shape = [int(full[out_map[c]]) if c in bias_axes else 1 for c in out_spec[first:]]
+        if elided_side == "right":
+            bias_shape += [1] * elided
+    return tuple(kernel_shape), bias_shape and tuple(bias_shape), tuple(full)
+
+
+@register_builtin("keras.layers")
+class EinsumDense(Layer):
+    """`activation(einsum(equation, inputs, kernel) + bias)`, e.g.
+    `EinsumDense("abc,cd->abd", output_shape=(None, 64), bias_axes="d")`.
+    `output_shape` excludes the batch axis (and `...`); None entries are taken
+    from the inputs."""
+
+    def __init__(self, equation, output_shape, activation=None, bias_axes=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 gptq_unpacked_column_size=None, quantization_config=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(equation, str):
+            raise TypeError(f"EinsumDense {self.name!r}: `equation` must be a string.")
+        if lora_rank:
+            raise NotImplementedError(f"EinsumDense {self.name!r}: LoRA is not supported.")
+        if quantization_config is not None:
+            raise NotImplementedError(
+                f"EinsumDense {self.name!r}: quantization is not supported.")
+        self.equation = equation
+        if isinstance(output_shape, int):
+            output_shape = (output_shape,)
+        self.partial_output_shape = tuple(output_shape)
+        self.bias_axes = bias_axes
+        self.activation = activations.get(activation)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    def build(self, input_shape):
+        kernel_shape, bias_shape, full = analyze_einsum(
+            self.equation, self.bias_axes, input_shape, self.partial_output_shape,
+            layer=f"EinsumDense {self.name!r}")
+        self.full_output_shape = full
+        self.kernel = self.add_weight(
+            name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = None if bias_shape is None else self.add_weight(
+            name="bias", shape=bias_shape, initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self.built = True
+
+    def call(self, inputs):
+        try:
+            x = jnp.einsum(self.equation, inputs, self.kernel.value)
+        except ValueError as e:
+            raise ValueError(
+                f"Layer {self.name!r} (EinsumDense) with equation {self.equation!r} and "
+                f"kernel shape {self.kernel.shape} cannot take inputs of shape "
+                f"{tuple(inputs.shape)}: {e}") from None
+        if self.bias is not None:
+            x = x + self.bias.value
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "output_shape": self.partial_output_shape,
+            "equation": self.equation,
+            "activation": activations.serialize(self.activation),
+            "bias_axes": self.bias_axes,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
+            "bias_regularizer": serialize_keras_object(self.bias_regularizer),
+            "activity_regularizer": serialize_keras_object(self.activity_regularizer),
+            "kernel_constraint": serialize_keras_object(self.kernel_constraint),
+            "bias_constraint": serialize_keras_object(self.bias_constraint),
+            "quantization_config": None,
+        })
+        return config

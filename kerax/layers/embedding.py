@@ -1,0 +1,79 @@
+"""Embedding: integer indices -> dense vectors."""
+import jax.numpy as jnp
+import numpy as np
+
+from kerax import constraints, initializers, regularizers
+from kerax.layers.layer import KerasTensor, Layer
+from kerax.saving.object_registration import register_builtin, serialize_keras_object
+
+__all__ = ["Embedding"]
+
+
+@register_builtin("keras.layers")
+class Embedding(Layer):
+    """Looks up rows of an `(input_dim, output_dim)` table: `(batch, ...)` integer
+    inputs give `(batch, ..., output_dim)`. With `mask_zero=True`, index 0 is
+    padding and `compute_mask` returns `inputs != 0`."""
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
+                 weights=None, lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):
+        kwargs.pop("input_length", None)
+        super().__init__(**kwargs)
+        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(
+                    f"Embedding {self.name!r}: `{arg}` must be a positive integer, "
+                    f"got {value!r}.")
+        if lora_rank:
+            raise NotImplementedError(f"Embedding {self.name!r}: LoRA is not supported.")
+        if quantization_config is not None:
+            raise NotImplementedError(f"Embedding {self.name!r}: quantization is not supported.")
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.mask_zero = mask_zero
+        self.supports_masking = mask_zero
+        if weights is not None:
+            self.build()
+            if not isinstance(weights, (list, tuple)):
+                weights = [weights]
+            self.set_weights(weights)
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.embeddings = self.add_weight(
+            shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint,
+            name="embeddings")
+        self.built = True
+
+    def call(self, inputs):
+        if not jnp.issubdtype(inputs.dtype, jnp.integer):
+            inputs = inputs.astype("int32")
+        return jnp.take(self.embeddings.value, inputs, axis=0)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        if isinstance(inputs, KerasTensor):
+            return KerasTensor(inputs.shape, "bool")
+        return jnp.not_equal(inputs, 0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": serialize_keras_object(self.embeddings_regularizer),
+            "activity_regularizer": serialize_keras_object(self.activity_regularizer),
+            "embeddings_constraint": serialize_keras_object(self.embeddings_constraint),
+            "mask_zero": self.mask_zero,
+            "quantization_config": None,
+        })
+        return config
