@@ -371,8 +371,13 @@ def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, ignore_class, 
         log_probs = jax.nn.log_softmax(y_pred, axis=ax)
     else:
         log_probs, _ = _clipped_log_probs(y_pred, ax)
-    one_hot = jax.nn.one_hot(labels, jnp.shape(y_pred)[ax], axis=ax, dtype=y_pred.dtype)
-    res = -jnp.sum(one_hot * log_probs, axis=ax)
+    # Gather the label's log-probability (no one-hot tensor); a label outside
+    # [0, num_classes) gives 0, as a one-hot encoding of it would.
+    num_classes = jnp.shape(y_pred)[ax]
+    in_range = (labels >= 0) & (labels < num_classes)
+    index = jnp.expand_dims(jnp.clip(labels, 0, num_classes - 1), ax)
+    picked = jnp.squeeze(jnp.take_along_axis(log_probs, index, axis=ax), ax)
+    res = -jnp.where(in_range, picked, jnp.zeros((), picked.dtype))
     if mask is not None:
         res = jnp.where(mask, res, jnp.zeros((), res.dtype))
     return res, mask
