@@ -673,6 +673,89 @@ def test_tensorboard_writes_epoch_and_batch_scalars(tmp_path):
     assert not any(tag.startswith("epoch_val_") for tag in train)
 
 
+class FakeWeight:
+    def __init__(self, path, value):
+        self.path = path
+        self.value = np.asarray(value, np.float32)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+
+def test_tensorboard_histograms(tmp_path):
+    tbx = pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import event_pb2
+
+    model = FakeModel()
+    model.weights = [FakeWeight("dense/kernel", [[1.0, 2.0], [3.0, 4.0]])]
+    cb = kcb.TensorBoard(log_dir=str(tmp_path), histogram_freq=2)
+    cb.set_model(model)
+    cb.on_train_begin()
+    for epoch in range(3):
+        cb.on_epoch_begin(epoch)
+        cb.on_epoch_end(epoch, {"loss": 1.0})
+    cb.on_train_end()
+    histos = []
+    for path in glob.glob(str(tmp_path / "train" / "events.out.tfevents.*")):
+        data = open(path, "rb").read()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+            pos += 12 + length + 4
+            histos += [(v.tag, event.step, v.histo.num, v.histo.sum)
+                       for v in event.summary.value if v.HasField("histo")]
+    assert histos == [("dense/kernel/histogram", 0, 4.0, 10.0),
+                      ("dense/kernel/histogram", 2, 4.0, 10.0)]
+    assert tbx is not None
+
+
+def test_callback_model_property_syncs_state():
+    class SyncModel(FakeModel):
+        syncs = 0
+
+        def _sync_state_for_callbacks(self):
+            SyncModel.syncs += 1
+
+    cb = kcb.Callback()
+    model = SyncModel()
+    cb.set_model(model)
+    assert cb.model is model and SyncModel.syncs == 1
+
+
+def test_progbar_with_jax_values(monkeypatch):
+    import jax.numpy as jnp
+
+    out = TTY()
+    monkeypatch.setattr(sys, "stdout", out)
+    bar = Progbar(4, interval=0.0)
+    for i in range(1, 4):
+        bar.update(i, [("loss", jnp.float32(i))])  # averaged on the device
+    bar.update(4, [("loss", jnp.float32(0.5))])
+    lines = out.getvalue().split("\r")
+    assert "loss: 2.0000" in lines[3]  # mean of 1, 2, 3
+    assert "loss: 0.5000" in lines[4]
+
+
+def test_tensorboard_profile_batch(tmp_path):
+    pytest.importorskip("tensorboardX")
+    cb = kcb.TensorBoard(log_dir=str(tmp_path), profile_batch=(2, 3))
+    cb.set_model(FakeModel())
+    cb.on_train_begin()
+    cb.on_epoch_begin(0)
+    tracing = []
+    for b in range(5):
+        cb.on_train_batch_begin(b)
+        tracing.append(cb._is_tracing)
+        cb.on_train_batch_end(b, {"loss": 1.0})
+    cb.on_epoch_end(0, {"loss": 1.0})
+    cb.on_train_end()
+    assert tracing == [False, True, True, False, False]  # global batches 2..3, 1-based
+    assert glob.glob(str(tmp_path / "train" / "plugins" / "profile" / "*" / "*.xplane.pb"))
+    with pytest.raises(ValueError, match="profile_batch"):
+        kcb.TensorBoard(log_dir=str(tmp_path), profile_batch=(3, 2))
+
+
 def test_tensorboard_needs_tensorboardx(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     with pytest.raises(ImportError, match=r"pip install kerax\[tensorboard\]"):

@@ -87,8 +87,6 @@ class ModelCheckpoint(MonitorCallback):
         self._current_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.monitor_op is None:
-            self._set_monitor_op()
         if self.save_freq == "epoch":
             self._save_model(epoch=epoch, batch=None, logs=logs)
 
@@ -136,7 +134,7 @@ class ModelCheckpoint(MonitorCallback):
         return False
 
     def _save_model(self, epoch, batch, logs):
-        if self.monitor_op is None:
+        if self.save_best_only and self.monitor_op is None:
             self._set_monitor_op()
         filepath = self._get_file_path(epoch, batch, logs)
         if os.path.isdir(filepath):

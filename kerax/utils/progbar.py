@@ -99,9 +99,14 @@ class Progbar:
                 "Progbar: pass only one of `stateful_metrics` (names shown as given, the "
                 "rest averaged) and `stateless_metrics` (names averaged, the rest shown "
                 "as given).")
-        if target is not None and (not isinstance(target, (int, np.integer)) or target < 0):
-            raise ValueError(
-                f"Progbar: argument `target` must be a non-negative int or None. Received: {target!r}")
+        if target is not None:
+            try:
+                ok = int(target) == target and target >= 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok or isinstance(target, bool):
+                raise ValueError("Progbar: argument `target` must be a non-negative int or "
+                                 f"None. Received: {target!r}")
         if verbose not in (0, 1, 2):
             raise ValueError(f"Progbar: argument `verbose` must be 0, 1 or 2. Received: {verbose!r}")
         self.target = None if target is None else int(target)
