@@ -4,12 +4,23 @@ __version__ = "0.1.0"
 from kerax import config  # noqa: F401
 from kerax.variables import Variable  # noqa: F401
 from kerax import ops  # noqa: F401
+from kerax import backend  # noqa: F401
 from kerax import random  # noqa: F401
 from kerax import saving  # noqa: F401
 from kerax import utils  # noqa: F401
 from kerax.transforms import function, grad, value_and_grad  # noqa: F401
 from kerax import activations, constraints, initializers, regularizers  # noqa: F401
+from kerax import losses, metrics, optimizers  # noqa: F401
 from kerax import layers  # noqa: F401
 from kerax import models  # noqa: F401
+from kerax import datasets  # noqa: F401
 from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
 from kerax.models import Model, Sequential  # noqa: F401
+
+
+def __getattr__(name):
+    # Lazily imported submodules (they pull in optional or heavier pieces).
+    if name == "callbacks":
+        import importlib
+        return importlib.import_module("kerax.callbacks")
+    raise AttributeError(f"module 'kerax' has no attribute {name!r}")

@@ -501,6 +501,18 @@ class Layer:
                     "stateless_call.")
             self._call_losses.append(jnp.asarray(loss))
 
+    def add_metric(self, value, name=None, aggregation=None):
+        """TF-Keras-2 compatibility. A metric's own result (the usual
+        `self.add_metric(self.my_mean(x))`) is already reported by the metric
+        object; with a `name`, the value's running mean is tracked as a metric."""
+        if name is None:
+            return
+        metrics = self.__dict__.setdefault("_named_metrics", {})
+        if name not in metrics:
+            from kerax.metrics import Mean
+            metrics[name] = Mean(name=name)
+        metrics[name].update_state(value)
+
     def _set_call_losses(self, values):
         object.__setattr__(self, "_call_losses", list(values))
 

@@ -104,9 +104,14 @@ def build_graph(inputs, outputs, model_name="model"):
     nodes = []
     seen_nodes = set()
     missing = []
+    layer_index = {}  # post-order of first appearance (Keras' layer order tiebreak)
+
+    def index(layer):
+        layer_index.setdefault(id(layer), len(layer_index))
 
     def visit(t, path):
         if id(t) in input_ids:
+            index(t._history[0])
             return
         layer, node_index, _ = t._history
         if isinstance(layer, InputLayer):
@@ -122,6 +127,7 @@ def build_graph(inputs, outputs, model_name="model"):
             visit(inp, path)
         seen_nodes.add(id(node))
         nodes.append(node)
+        index(layer)
 
     for t in flat_outputs:
         visit(t, frozenset())
@@ -131,10 +137,24 @@ def build_graph(inputs, outputs, model_name="model"):
             f"Model {model_name!r}: the outputs cannot be computed from the given inputs. "
             f"They depend on input(s) {names} which are not in `inputs` "
             f"(inputs are {[t._history[0].name for t in flat_inputs]}).")
-    layers = [t._history[0] for t in flat_inputs]
-    seen = {id(l) for l in layers}
+    # Keras' layer order: by depth from the outputs (deepest first), ties by
+    # post-order of discovery. It fixes get_weights()/set_weights() order.
+    depth = {}
+    for node in reversed(nodes):
+        d = depth.setdefault(id(node), 0)
+        for t in node.input_tensors:
+            producer = t._history[0]
+            key = id(t) if id(t) in input_ids else id(producer._inbound_nodes[t._history[1]])
+            depth[key] = max(depth.get(key, 0), d + 1)
+    layer_depth = {}
+    layer_obj = {}
+    for t in flat_inputs:
+        layer_depth[id(t._history[0])] = depth.get(id(t), 0)
+        layer_obj[id(t._history[0])] = t._history[0]
     for node in nodes:
-        if id(node.layer) not in seen:
-            seen.add(id(node.layer))
-            layers.append(node.layer)
-    return Graph(inputs, outputs, nodes, layers)
+        lid = id(node.layer)
+        layer_depth[lid] = max(layer_depth.get(lid, 0), depth[id(node)])
+        layer_obj[lid] = node.layer
+    order = sorted(layer_obj, key=lambda lid: (-layer_depth[lid], layer_index.get(lid, 0)))
+    nodes.sort(key=lambda n: -depth[id(n)])
+    return Graph(inputs, outputs, nodes, [layer_obj[lid] for lid in order])

@@ -32,8 +32,7 @@ class Sequential(Model):
             raise ValueError("Sequential.add: the model already has an Input layer.")
         if isinstance(layer, InputLayer) and self._layers:
             raise ValueError("Sequential.add: an Input layer must come first.")
-        names = {l.name for l in self._layers}
-        if layer.name in names:
+        if any(l.name == layer.name and l is not layer for l in self._layers):
             raise ValueError(
                 f"Sequential.add: all layers must have unique names; {layer.name!r} "
                 "is already in the model.")
