@@ -1,4 +1,5 @@
 """EinsumDense: a dense layer written as an einsum between the inputs and a kernel."""
+import copy
 import re
 
 import jax.numpy as jnp
@@ -17,7 +18,8 @@ _FORMS = (
 
 
 def analyze_einsum(equation, bias_axes, input_shape, output_shape, layer="EinsumDense"):
-    """Kernel shape, bias shape (or None) and full output shape of an EinsumDense.
+    """Kernel shape, bias shape (or None), full output shape, and the kernel
+    axes that are input units / output units (for the initializer's fans).
 
     `output_shape` excludes the batch axis and the axes `...` stands for; the
     equation is `"ab,bc->ac"`, `"...b,bc->...c"` or `"ab...,bc->ac..."`."""
@@ -66,8 +68,9 @@ def analyze_einsum(equation, bias_axes, input_shape, output_shape, layer="Einsum
             raise ValueError(
                 f"{layer}: output axis {c!r} of {equation!r} appears in neither the "
                 "input nor the kernel spec.")
-    kernel_shape = []
-    for c in w_spec:
+    kernel_shape, input_axes, output_axes = [], [], []
+    for i, c in enumerate(w_spec):
+        (output_axes if c in out_map else input_axes).append(i)
         if c in in_map:
             d = input_shape[in_map[c]]
         elif c in out_map:
@@ -92,7 +95,8 @@ def analyze_einsum(equation, bias_axes, input_shape, output_shape, layer="Einsum
         bias_shape = [int(full[out_map[c]]) if c in bias_axes else 1 for c in out_spec[first:]]
         if elided_side == "right":
             bias_shape += [1] * elided
-    return tuple(kernel_shape), bias_shape and tuple(bias_shape), tuple(full)
+    return (tuple(kernel_shape), bias_shape and tuple(bias_shape), tuple(full),
+            input_axes, output_axes)
 
 
 @register_builtin("keras.layers")
@@ -129,12 +133,18 @@ class EinsumDense(Layer):
         self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
-        kernel_shape, bias_shape, full = analyze_einsum(
+        kernel_shape, bias_shape, full, input_axes, output_axes = analyze_einsum(
             self.equation, self.bias_axes, input_shape, self.partial_output_shape,
             layer=f"EinsumDense {self.name!r}")
         self.full_output_shape = full
+        init = self.kernel_initializer
+        if isinstance(init, initializers.VarianceScaling) and (
+                init.input_axes is None or init.output_axes is None):
+            # Fans count the kernel axes that meet the input / the output (as Keras).
+            init = copy.copy(init)
+            init.input_axes, init.output_axes = input_axes, output_axes
         self.kernel = self.add_weight(
-            name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+            name="kernel", shape=kernel_shape, initializer=init,
             regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = None if bias_shape is None else self.add_weight(
             name="bias", shape=bias_shape, initializer=self.bias_initializer,

@@ -438,3 +438,16 @@ def test_registered_and_deserializable():
         assert blob["module"] == "keras.layers" and blob["class_name"] == type(layer).__name__
         clone = deserialize_keras_object(blob)
         assert type(clone) is type(layer) and clone.get_config() == layer.get_config()
+
+
+def test_einsum_dense_kernel_fans_follow_equation(keras):
+    # Kernel "cde": c meets the input (fan_in 64), d and e the output (fan_out 512).
+    kwargs = {"equation": "abc,cde->abde", "output_shape": (3, 32, 16)}
+    layer = L.EinsumDense(**kwargs)
+    layer.build((None, 3, 64))
+    k_layer = keras.layers.EinsumDense(**kwargs)
+    k_layer.build((None, 3, 64))
+    expected = 2.0 / (64 + 512)  # Glorot uniform variance
+    for kernel in (layer.kernel.numpy(), np.asarray(k_layer.kernel)):
+        assert abs(kernel.var() / expected - 1) < 0.05
+    assert layer.kernel_initializer.input_axes is None  # the config is unchanged
