@@ -619,7 +619,9 @@ class Layer:
             calls.pop()
         if self.activity_regularizer is not None:
             for out in jax.tree_util.tree_leaves(outputs):
-                self.add_loss(self.activity_regularizer(out))
+                # Keras 3 divides the activity loss by the batch size.
+                batch = out.shape[0] if getattr(out, "ndim", 0) else 1
+                self.add_loss(self.activity_regularizer(out) / batch)
         return outputs
 
     def _convert_inputs(self, args):

@@ -359,8 +359,11 @@ class Trainer:
         callbacks = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                  model=self, verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
+        self._initial_epoch = None
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         callbacks.on_train_begin()
+        if self._initial_epoch is not None:  # set by BackupAndRestore
+            initial_epoch = self._initial_epoch
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
@@ -390,6 +393,36 @@ class Trainer:
             raise ValueError(
                 "fit/evaluate: the model was compiled with a loss but no targets `y` were "
                 "given (x only).")
+
+    # ---- state for BackupAndRestore ----------------------------------------------
+    def _state_variables(self):
+        out = {}
+        for v in self.variables:
+            out.setdefault(f"model/{v.path}", v)
+        if getattr(self, "optimizer", None) is not None:
+            for v in self.optimizer.variables:
+                out.setdefault(f"optimizer/{v.path}", v)
+        from kerax.random import global_seed_generator
+        out["global_seed_generator"] = global_seed_generator().state
+        return out
+
+    def _backup_state(self):
+        names = {}
+        state = {}
+        for name, var in self._state_variables().items():
+            n = names[name] = names.get(name, -1) + 1
+            state[name if n == 0 else f"{name}#{n}"] = np.asarray(var.numpy())
+        return state
+
+    def _restore_state(self, state):
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.variables:
+            self.optimizer.build(self.trainable_variables)
+        variables = self._state_variables()
+        missing = [k for k in variables if k not in state]
+        if missing:
+            raise ValueError(f"The backup does not hold state for {missing[:5]}.")
+        for name, var in variables.items():
+            var.assign(state[name])
 
     # ---- evaluate / predict ------------------------------------------------------------
     def _evaluate_data(self, data, callbacks=None, steps=None):
