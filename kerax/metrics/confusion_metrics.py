@@ -322,6 +322,10 @@ class AUC(Metric):
         super().__init__(name=name, dtype=dtype)
         self.multi_label = multi_label
         self.num_labels = num_labels
+        if isinstance(label_weights, dict) and label_weights.get("class_name") in (
+                "__tensor__", "__numpy__"):
+            # Keras writes its label_weights tensor in this form.
+            label_weights = (label_weights.get("config") or {}).get("value")
         if label_weights is not None:
             self.label_weights = jnp.asarray(np.asarray(label_weights), self.dtype)
         else:
@@ -376,60 +380,30 @@ class AUC(Metric):
             sample_weight=sample_weight, multi_label=self.multi_label,
             label_weights=None if self.multi_label else self.label_weights)
 
-    def _aggregate(self, terms):
-        if self.multi_label:
-            by_label = jnp.sum(terms, axis=0)
-            if self.label_weights is None:
-                return jnp.mean(by_label)
-            return divide_no_nan(jnp.sum(by_label * self.label_weights),
-                                 jnp.sum(self.label_weights))
-        return jnp.sum(terms)
-
     def interpolate_pr_auc(self):
         """PR-AUC with the Davis & Goadrich (2006) interpolation between thresholds."""
-        n = self.num_thresholds
-        tp, fp, fn = (self.true_positives.value, self.false_positives.value,
-                      self.false_negatives.value)
-        dtp = tp[:n - 1] - tp[1:]
-        p = tp + fp
-        dp = p[:n - 1] - p[1:]
-        prec_slope = divide_no_nan(dtp, jnp.maximum(dp, 0))
-        intercept = tp[1:] - prec_slope * p[1:]
-        safe_p_ratio = jnp.where((p[:n - 1] > 0) & (p[1:] > 0),
-                                 divide_no_nan(p[:n - 1], jnp.maximum(p[1:], 0)),
-                                 jnp.ones_like(p[1:]))
-        increments = divide_no_nan(prec_slope * (dtp + intercept * jnp.log(safe_p_ratio)),
-                                   jnp.maximum(tp[1:] + fn[1:], 0))
-        return self._aggregate(increments)
+        return self._interpolate_pr_auc(self.true_positives.value,
+                                        self.false_positives.value,
+                                        self.false_negatives.value)
+
+    def _interpolate_pr_auc(self, tp, fp, fn):
+        return _interpolate_pr_auc(self._result_key(), tp, fp, fn, self.label_weights)
 
     def result(self):
         if not self._built:
             return jnp.zeros((), self.dtype)
-        if self.curve == metrics_utils.AUCCurve.PR and \
-                self.summation_method == metrics_utils.AUCSummationMethod.INTERPOLATION:
-            return self.interpolate_pr_auc()
-        n = self.num_thresholds
-        tp, fp = self.true_positives.value, self.false_positives.value
-        tn, fn = self.true_negatives.value, self.false_negatives.value
-        recall = divide_no_nan(tp, tp + fn)
-        if self.curve == metrics_utils.AUCCurve.ROC:
-            x, y = divide_no_nan(fp, fp + tn), recall
-        elif self.curve == metrics_utils.AUCCurve.PR:
-            x, y = recall, divide_no_nan(tp, tp + fp)
-        else:  # PRGAIN
-            scaling = divide_no_nan(tp + fn, tn + fp)
-            recall_gain = 1.0 - scaling * divide_no_nan(fn, tp)
-            precision_gain = 1.0 - scaling * divide_no_nan(fp, tp)
-            recall_gain = jnp.where(tp == 0.0, 0.0, recall_gain)
-            precision_gain = jnp.where(tp == 0.0, 1.0, precision_gain)
-            x, y = jnp.maximum(recall_gain, 0.0), precision_gain
-        if self.summation_method == metrics_utils.AUCSummationMethod.INTERPOLATION:
-            heights = (y[:n - 1] + y[1:]) / 2.0
-        elif self.summation_method == metrics_utils.AUCSummationMethod.MINORING:
-            heights = jnp.minimum(y[:n - 1], y[1:])
-        else:
-            heights = jnp.maximum(y[:n - 1], y[1:])
-        return self._aggregate((x[:n - 1] - x[1:]) * heights)
+        return _auc_result(self._result_key(), self.true_positives.value,
+                           self.false_positives.value, self.true_negatives.value,
+                           self.false_negatives.value, self.label_weights)
+
+    def _result_key(self):
+        # Everything `_result_from_counts` reads from `self` besides the counts:
+        # metrics with the same key share one compiled result function.
+        return _AUCResultKey(self.num_thresholds, self.curve, self.summation_method,
+                             self.multi_label, self.label_weights is not None)
+
+    def _result_from_counts(self, tp, fp, tn, fn):
+        return _auc_from_counts(self._result_key(), tp, fp, tn, fn, self.label_weights)
 
     def reset_state(self):
         if self._built:
@@ -447,3 +421,66 @@ class AUC(Metric):
         if self._init_from_thresholds:
             config_["thresholds"] = self.thresholds[1:-1]
         return {**super().get_config(), **config_}
+
+
+class _AUCResultKey(tuple):
+    def __new__(cls, num_thresholds, curve, summation_method, multi_label, weighted):
+        return super().__new__(cls, (num_thresholds, curve, summation_method, multi_label,
+                                     weighted))
+
+    num_thresholds = property(lambda self: self[0])
+    curve = property(lambda self: self[1])
+    summation_method = property(lambda self: self[2])
+    multi_label = property(lambda self: self[3])
+
+
+def _auc_aggregate(key, terms, label_weights):
+    if key.multi_label:
+        by_label = jnp.sum(terms, axis=0)
+        if label_weights is None:
+            return jnp.mean(by_label)
+        return divide_no_nan(jnp.sum(by_label * label_weights), jnp.sum(label_weights))
+    return jnp.sum(terms)
+
+def _auc_from_counts(key, tp, fp, tn, fn, label_weights):
+    if key.curve == metrics_utils.AUCCurve.PR and \
+            key.summation_method == metrics_utils.AUCSummationMethod.INTERPOLATION:
+        return _interpolate_pr_auc(key, tp, fp, fn, label_weights)
+    n = key.num_thresholds
+    recall = divide_no_nan(tp, tp + fn)
+    if key.curve == metrics_utils.AUCCurve.ROC:
+        x, y = divide_no_nan(fp, fp + tn), recall
+    elif key.curve == metrics_utils.AUCCurve.PR:
+        x, y = recall, divide_no_nan(tp, tp + fp)
+    else:  # PRGAIN
+        scaling = divide_no_nan(tp + fn, tn + fp)
+        recall_gain = 1.0 - scaling * divide_no_nan(fn, tp)
+        precision_gain = 1.0 - scaling * divide_no_nan(fp, tp)
+        recall_gain = jnp.where(tp == 0.0, 0.0, recall_gain)
+        precision_gain = jnp.where(tp == 0.0, 1.0, precision_gain)
+        x, y = jnp.maximum(recall_gain, 0.0), precision_gain
+    if key.summation_method == metrics_utils.AUCSummationMethod.INTERPOLATION:
+        heights = (y[:n - 1] + y[1:]) / 2.0
+    elif key.summation_method == metrics_utils.AUCSummationMethod.MINORING:
+        heights = jnp.minimum(y[:n - 1], y[1:])
+    else:
+        heights = jnp.maximum(y[:n - 1], y[1:])
+    return _auc_aggregate(key, (x[:n - 1] - x[1:]) * heights, label_weights)
+
+
+_auc_result = jax.jit(_auc_from_counts, static_argnums=0)
+
+
+def _interpolate_pr_auc(key, tp, fp, fn, label_weights):
+    n = key.num_thresholds
+    dtp = tp[:n - 1] - tp[1:]
+    p = tp + fp
+    dp = p[:n - 1] - p[1:]
+    prec_slope = divide_no_nan(dtp, jnp.maximum(dp, 0))
+    intercept = tp[1:] - prec_slope * p[1:]
+    safe_p_ratio = jnp.where((p[:n - 1] > 0) & (p[1:] > 0),
+                             divide_no_nan(p[:n - 1], jnp.maximum(p[1:], 0)),
+                             jnp.ones_like(p[1:]))
+    increments = divide_no_nan(prec_slope * (dtp + intercept * jnp.log(safe_p_ratio)),
+                               jnp.maximum(tp[1:] + fn[1:], 0))
+    return _auc_aggregate(key, increments, label_weights)

@@ -42,6 +42,8 @@ def concordance_correlation(y_true, y_pred, axis=-1):
 class PearsonCorrelation(MeanMetricWrapper):
     """Mean Pearson correlation along `axis`."""
 
+    _compile_fn = True
+
     def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
         super().__init__(fn=pearson_correlation, name=name, dtype=dtype, axis=axis)
         self.axis = axis
@@ -53,6 +55,8 @@ class PearsonCorrelation(MeanMetricWrapper):
 
 class ConcordanceCorrelation(MeanMetricWrapper):
     """Mean concordance correlation along `axis`."""
+
+    _compile_fn = True
 
     def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
         super().__init__(fn=concordance_correlation, name=name, dtype=dtype, axis=axis)

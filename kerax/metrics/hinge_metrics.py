@@ -44,6 +44,8 @@ def categorical_hinge(y_true, y_pred):
 class Hinge(MeanMetricWrapper):
     """Mean hinge loss."""
 
+    _compile_fn = True
+
     def __init__(self, name="hinge", dtype=None):
         super().__init__(fn=hinge, name=name, dtype=dtype)
         self._direction = "down"
@@ -55,6 +57,8 @@ class Hinge(MeanMetricWrapper):
 class SquaredHinge(MeanMetricWrapper):
     """Mean squared hinge loss."""
 
+    _compile_fn = True
+
     def __init__(self, name="squared_hinge", dtype=None):
         super().__init__(fn=squared_hinge, name=name, dtype=dtype)
         self._direction = "down"
@@ -65,6 +69,8 @@ class SquaredHinge(MeanMetricWrapper):
 
 class CategoricalHinge(MeanMetricWrapper):
     """Mean categorical hinge loss."""
+
+    _compile_fn = True
 
     def __init__(self, name="categorical_hinge", dtype=None):
         super().__init__(fn=categorical_hinge, name=name, dtype=dtype)

@@ -1,11 +1,38 @@
 """Intersection-over-union metrics (segmentation): IoU, MeanIoU, BinaryIoU,
 OneHotIoU, OneHotMeanIoU. The state is a (num_classes, num_classes) confusion
 matrix (rows: labels, columns: predictions)."""
+import functools
+
+import jax
 import jax.numpy as jnp
 
 from kerax import config
 from kerax.metrics.metric import Metric
 from kerax.metrics.metrics_utils import confusion_matrix, to_array
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "num_classes", "ignore_class", "sparse_y_true", "sparse_y_pred", "axis", "dtype"))
+def _iou_batch_cm(y_true, y_pred, sample_weight, *, num_classes, ignore_class, sparse_y_true,
+                  sparse_y_pred, axis, dtype):
+    """One batch's weighted confusion matrix; out-of-range and ignored labels drop out."""
+    if not sparse_y_true:
+        y_true = jnp.argmax(y_true, axis=axis)
+    if not sparse_y_pred:
+        y_pred = jnp.argmax(y_pred, axis=axis)
+    y_true = y_true.astype(dtype).reshape(-1)
+    y_pred = y_pred.astype(dtype).reshape(-1)
+    sw = jnp.asarray(1 if sample_weight is None else sample_weight).astype(dtype)
+    if sw.ndim > 1:
+        sw = sw.reshape(-1)
+    sw = jnp.broadcast_to(sw, y_true.shape)
+    ok = (y_true >= 0) & (y_true < num_classes) & (y_pred >= 0) & (y_pred < num_classes)
+    if ignore_class is not None:
+        ok = ok & (y_true != ignore_class)
+    y_true = jnp.where(ok, y_true, 0)
+    y_pred = jnp.where(ok, y_pred, 0)
+    sw = jnp.where(ok, sw, 0)
+    return confusion_matrix(y_true, y_pred, num_classes, weights=sw, dtype=dtype)
 
 
 class _IoUBase(Metric):
@@ -25,23 +52,11 @@ class _IoUBase(Metric):
                                           dtype=self.dtype, name="total_confusion_matrix")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = to_array(y_true), to_array(y_pred)
-        if not self.sparse_y_true:
-            y_true = jnp.argmax(y_true, axis=self.axis)
-        if not self.sparse_y_pred:
-            y_pred = jnp.argmax(y_pred, axis=self.axis)
-        y_true = y_true.astype(self.dtype).reshape(-1)
-        y_pred = y_pred.astype(self.dtype).reshape(-1)
-        sw = jnp.asarray(1 if sample_weight is None else to_array(sample_weight)).astype(self.dtype)
-        sw = jnp.broadcast_to(sw.reshape(-1) if sw.ndim > 1 else sw, y_true.shape)
-        n = self.num_classes
-        ok = (y_true >= 0) & (y_true < n) & (y_pred >= 0) & (y_pred < n)
-        if self.ignore_class is not None:
-            ok = ok & (y_true != self.ignore_class)
-        y_true = jnp.where(ok, y_true, 0)
-        y_pred = jnp.where(ok, y_pred, 0)
-        sw = jnp.where(ok, sw, 0)
-        cm = confusion_matrix(y_true, y_pred, n, weights=sw, dtype=self.dtype)
+        cm = _iou_batch_cm(to_array(y_true), to_array(y_pred),
+                           None if sample_weight is None else to_array(sample_weight),
+                           num_classes=self.num_classes, ignore_class=self.ignore_class,
+                           sparse_y_true=self.sparse_y_true, sparse_y_pred=self.sparse_y_pred,
+                           axis=self.axis, dtype=self.dtype)
         self.total_cm.assign(self.total_cm.value + cm)
 
     def reset_state(self):

@@ -323,5 +323,3 @@ class Metric:
         return self.__repr__()
 
 
-def _is_array(x):
-    return isinstance(x, (jax.Array, np.ndarray)) or hasattr(x, "__jax_array__")

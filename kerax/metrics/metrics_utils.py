@@ -1,6 +1,7 @@
 """Helpers shared by the metrics: rank matching, thresholds, and the
 confusion-matrix accumulation behind TruePositives ... Precision, Recall, AUC."""
 import enum
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -205,13 +206,32 @@ def update_confusion_matrix_variables(variables_to_update, y_true, y_pred, thres
             raise ValueError(
                 f"Invalid confusion matrix key {key!r}; expected members of "
                 f"{list(ConfusionMatrix)}.")
-    dtype = next(iter(variables_to_update.values())).dtype
-    y_true = to_array(y_true).astype(dtype)
-    y_pred = to_array(y_pred).astype(dtype)
-    thresholds_list = list(thresholds)
+    dtype = jnp.dtype(next(iter(variables_to_update.values())).dtype).name
+    counts = _confusion_counts(
+        to_array(y_true), to_array(y_pred),
+        None if sample_weight is None else to_array(sample_weight),
+        None if label_weights is None else to_array(label_weights),
+        thresholds=tuple(float(t) for t in thresholds), top_k=top_k, class_id=class_id,
+        multi_label=bool(multi_label), evenly=bool(thresholds_distributed_evenly),
+        dtype=dtype)
+    counts = dict(zip((ConfusionMatrix.TRUE_POSITIVES, ConfusionMatrix.FALSE_POSITIVES,
+                       ConfusionMatrix.FALSE_NEGATIVES, ConfusionMatrix.TRUE_NEGATIVES),
+                      counts))
+    for key, var in variables_to_update.items():
+        var.assign(var.value + counts[key].astype(var.dtype))
+
+
+@functools.partial(jax.jit, static_argnames=(
+    "thresholds", "top_k", "class_id", "multi_label", "evenly", "dtype"))
+def _confusion_counts(y_true, y_pred, sample_weight, label_weights, *, thresholds, top_k,
+                      class_id, multi_label, evenly, dtype):
+    """(tp, fp, fn, tn) of one batch, one entry per threshold (compiled once per
+    input signature, so eager updates are fast too)."""
+    y_true = y_true.astype(dtype)
+    y_pred = y_pred.astype(dtype)
     y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
     if sample_weight is not None:
-        sample_weight = jnp.expand_dims(to_array(sample_weight).astype(dtype), -1)
+        sample_weight = jnp.expand_dims(sample_weight.astype(dtype), -1)
         _, sample_weight = squeeze_or_expand_to_same_rank(
             y_true, sample_weight, expand_rank_1=False)
     if top_k is not None:
@@ -229,10 +249,14 @@ def update_confusion_matrix_variables(variables_to_update, y_true, y_pred, thres
 
     weights = jnp.ones((), dtype)
     if sample_weight is not None:
-        weights = jnp.broadcast_to(sample_weight, y_pred.shape)
+        try:
+            weights = jnp.broadcast_to(sample_weight, y_pred.shape)
+        except ValueError:
+            raise ValueError(
+                f"`sample_weight` of shape {tuple(sample_weight.shape)} cannot be "
+                f"broadcast to y_pred's shape {tuple(y_pred.shape)}.") from None
     if label_weights is not None:
-        lw = jnp.broadcast_to(jnp.expand_dims(to_array(label_weights).astype(dtype), 0),
-                              y_pred.shape)
+        lw = jnp.broadcast_to(jnp.expand_dims(label_weights.astype(dtype), 0), y_pred.shape)
         weights = weights * lw
     if not multi_label:
         y_pred = y_pred.reshape(-1)
@@ -243,19 +267,13 @@ def update_confusion_matrix_variables(variables_to_update, y_true, y_pred, thres
         raise ValueError(
             f"With `multi_label=True`, y_pred must have rank 2, got shape {y_pred.shape}.")
 
-    if thresholds_distributed_evenly:
-        with_eps = thresholds_list[0] < 0.0 or thresholds_list[-1] > 1.0
+    if evenly:
+        with_eps = thresholds[0] < 0.0 or thresholds[-1] > 1.0
         y_true_b = (y_true != 0).astype(dtype)
         w = jnp.broadcast_to(weights, y_pred.shape)
-        tp, fp, fn, tn = _bucketed_counts(y_true_b, y_pred, w, len(thresholds_list),
-                                          multi_label, with_eps)
-    else:
-        t = jnp.asarray(np.asarray(thresholds_list), dtype)
-        tp, fp, fn, tn = _direct_counts(y_true, y_pred, weights, t, multi_label)
-    counts = {ConfusionMatrix.TRUE_POSITIVES: tp, ConfusionMatrix.FALSE_POSITIVES: fp,
-              ConfusionMatrix.FALSE_NEGATIVES: fn, ConfusionMatrix.TRUE_NEGATIVES: tn}
-    for key, var in variables_to_update.items():
-        var.assign(var.value + counts[key].astype(var.dtype))
+        return _bucketed_counts(y_true_b, y_pred, w, len(thresholds), multi_label, with_eps)
+    t = jnp.asarray(np.asarray(thresholds), dtype)
+    return _direct_counts(y_true, y_pred, weights, t, multi_label)
 
 
 def confusion_matrix(labels, predictions, num_classes, weights=None, dtype="int32"):

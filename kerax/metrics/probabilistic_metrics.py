@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from kerax import config
 from kerax.metrics.metrics_utils import squeeze_or_expand_to_same_rank, to_array
-from kerax.metrics.reduction_metrics import MeanMetricWrapper
+from kerax.metrics.reduction_metrics import Mean, MeanMetricWrapper
 
 
 def _float_pred(y_pred):
@@ -116,6 +116,8 @@ def poisson(y_true, y_pred):
 class KLDivergence(MeanMetricWrapper):
     """Mean Kullback-Leibler divergence between `y_true` and `y_pred`."""
 
+    _compile_fn = True
+
     def __init__(self, name="kl_divergence", dtype=None):
         super().__init__(fn=kl_divergence, name=name, dtype=dtype)
 
@@ -126,6 +128,8 @@ class KLDivergence(MeanMetricWrapper):
 class Poisson(MeanMetricWrapper):
     """Mean Poisson deviance `y_pred - y_true * log(y_pred)`."""
 
+    _compile_fn = True
+
     def __init__(self, name="poisson", dtype=None):
         super().__init__(fn=poisson, name=name, dtype=dtype)
 
@@ -135,6 +139,8 @@ class Poisson(MeanMetricWrapper):
 
 class BinaryCrossentropy(MeanMetricWrapper):
     """Mean binary crossentropy."""
+
+    _compile_fn = True
 
     def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
                  label_smoothing=0):
@@ -152,6 +158,8 @@ class BinaryCrossentropy(MeanMetricWrapper):
 class CategoricalCrossentropy(MeanMetricWrapper):
     """Mean categorical crossentropy (one-hot labels)."""
 
+    _compile_fn = True
+
     def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
                  label_smoothing=0, axis=-1):
         super().__init__(categorical_crossentropy, name, dtype=dtype, from_logits=from_logits,
@@ -167,7 +175,14 @@ class CategoricalCrossentropy(MeanMetricWrapper):
 
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
-    """Mean categorical crossentropy (integer labels)."""
+    """Mean categorical crossentropy (integer labels).
+
+    Entries labelled `ignore_class` are left out of the mean (of its total and
+    its count). Keras 3 does the same when a `sample_weight` is given, but
+    without one it counts them as zero losses; kerax masks in both cases.
+    """
+
+    _compile_fn = True
 
     def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
                  ignore_class=None, axis=-1):
@@ -177,6 +192,25 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
         self.ignore_class = ignore_class
         self.axis = axis
         self._direction = "down"
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.ignore_class is None:
+            return super().update_state(y_true, y_pred, sample_weight=sample_weight)
+        # Entries whose label is `ignore_class` count neither in the total nor
+        # in the count (Keras masks them out of the mean).
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        y_true = to_array(y_true)
+        y_pred = to_array(y_pred)
+        if y_true.ndim == y_pred.ndim and y_true.shape[self.axis] == 1:
+            y_true = jnp.squeeze(y_true, axis=self.axis)
+        mask = (y_true != self.ignore_class).astype(self.dtype)
+        if sample_weight is None:
+            sample_weight = mask
+        else:
+            sample_weight = to_array(sample_weight).astype(self.dtype)
+            mask, sample_weight = squeeze_or_expand_to_same_rank(mask, sample_weight)
+            sample_weight = sample_weight * mask
+        return Mean.update_state(self, values, sample_weight=sample_weight)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "from_logits": self.from_logits,

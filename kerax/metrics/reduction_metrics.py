@@ -1,4 +1,7 @@
 """Sum, Mean and MeanMetricWrapper: (weighted) running reductions."""
+import functools
+
+import jax
 import jax.numpy as jnp
 
 from kerax.metrics.metric import Metric
@@ -55,6 +58,18 @@ class Sum(Metric):
         return self.total.value.astype(self.dtype)
 
 
+def _mean_increments(values, sample_weight, dtype):
+    """What one batch adds to Mean's (total, count)."""
+    values, sample_weight = reduce_to_samplewise_values(values, sample_weight, jnp.mean, dtype)
+    if sample_weight is not None:
+        num_samples = jnp.sum(sample_weight)
+    elif values.ndim >= 1:
+        num_samples = values.shape[0]
+    else:
+        num_samples = 1
+    return jnp.sum(values), jnp.asarray(num_samples, dtype)
+
+
 class Mean(Metric):
     """The (weighted) mean of the given values: `total / count`.
 
@@ -70,16 +85,9 @@ class Mean(Metric):
                                        name="count")
 
     def update_state(self, values, sample_weight=None):
-        values, sample_weight = reduce_to_samplewise_values(
-            values, sample_weight, jnp.mean, self.dtype)
-        self.total.assign(self.total.value + jnp.sum(values))
-        if sample_weight is not None:
-            num_samples = jnp.sum(sample_weight)
-        elif values.ndim >= 1:
-            num_samples = values.shape[0]
-        else:
-            num_samples = 1
-        self.count.assign(self.count.value + jnp.asarray(num_samples, self.dtype))
+        total, count = _mean_increments(values, sample_weight, self.dtype)
+        self.total.assign(self.total.value + total)
+        self.count.assign(self.count.value + count)
 
     def reset_state(self):
         self.total.assign(jnp.zeros((), self.total.dtype))
@@ -87,6 +95,11 @@ class Mean(Metric):
 
     def result(self):
         return divide_no_nan(self.total.value, self.count.value.astype(self.dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _wrapper_increments(fn, kwargs, dtype, y_true, y_pred, sample_weight):
+    return _mean_increments(fn(y_true, y_pred, **dict(kwargs)), sample_weight, dtype)
 
 
 class MeanMetricWrapper(Mean):
@@ -107,9 +120,26 @@ class MeanMetricWrapper(Mean):
         self._fn = fn
         self._fn_kwargs = kwargs
 
+    # kerax's built-in subclasses set this: their `fn` is pure JAX, so one
+    # batch's increments are compiled once per input signature (fast eager
+    # updates). A user's `fn` runs as written, as in Keras.
+    _compile_fn = False
+
     def update_state(self, y_true, y_pred, sample_weight=None):
-        values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        return super().update_state(values, sample_weight=sample_weight)
+        if not self._compile_fn:
+            values = self._fn(y_true, y_pred, **self._fn_kwargs)
+            return super().update_state(values, sample_weight=sample_weight)
+        kwargs = tuple(sorted(self._fn_kwargs.items()))
+        try:
+            hash(kwargs)
+        except TypeError:
+            values = self._fn(y_true, y_pred, **self._fn_kwargs)
+            return super().update_state(values, sample_weight=sample_weight)
+        total, count = _wrapper_increments(
+            self._fn, kwargs, self.dtype, to_array(y_true), to_array(y_pred),
+            None if sample_weight is None else to_array(sample_weight))
+        self.total.assign(self.total.value + total)
+        self.count.assign(self.count.value + count)
 
     def get_config(self):
         from kerax.saving.object_registration import serialize_keras_object

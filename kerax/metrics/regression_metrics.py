@@ -79,6 +79,8 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 class MeanSquaredError(MeanMetricWrapper):
     """Mean of `mean_squared_error(y_true, y_pred)`."""
 
+    _compile_fn = True
+
     def __init__(self, name="mean_squared_error", dtype=None):
         super().__init__(fn=mean_squared_error, name=name, dtype=dtype)
         self._direction = "down"
@@ -89,6 +91,8 @@ class MeanSquaredError(MeanMetricWrapper):
 
 class MeanAbsoluteError(MeanMetricWrapper):
     """Mean of `mean_absolute_error(y_true, y_pred)`."""
+
+    _compile_fn = True
 
     def __init__(self, name="mean_absolute_error", dtype=None):
         super().__init__(mean_absolute_error, name, dtype=dtype)
@@ -101,6 +105,8 @@ class MeanAbsoluteError(MeanMetricWrapper):
 class MeanAbsolutePercentageError(MeanMetricWrapper):
     """Mean of `mean_absolute_percentage_error(y_true, y_pred)`."""
 
+    _compile_fn = True
+
     def __init__(self, name="mean_absolute_percentage_error", dtype=None):
         super().__init__(mean_absolute_percentage_error, name, dtype=dtype)
         self._direction = "down"
@@ -111,6 +117,8 @@ class MeanAbsolutePercentageError(MeanMetricWrapper):
 
 class MeanSquaredLogarithmicError(MeanMetricWrapper):
     """Mean of `mean_squared_logarithmic_error(y_true, y_pred)`."""
+
+    _compile_fn = True
 
     def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
         super().__init__(mean_squared_logarithmic_error, name, dtype=dtype)
@@ -140,6 +148,8 @@ class RootMeanSquaredError(Mean):
 class CosineSimilarity(MeanMetricWrapper):
     """Mean cosine similarity between `y_true` and `y_pred` along `axis`."""
 
+    _compile_fn = True
+
     def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
         super().__init__(cosine_similarity, name, dtype=dtype, axis=axis)
         self._direction = "up"
@@ -150,6 +160,8 @@ class CosineSimilarity(MeanMetricWrapper):
 
 class LogCoshError(MeanMetricWrapper):
     """Mean of `log_cosh(y_true, y_pred)`."""
+
+    _compile_fn = True
 
     def __init__(self, name="logcosh", dtype=None):
         super().__init__(log_cosh, name, dtype=dtype)
