@@ -154,7 +154,7 @@ class Metric:
         if isinstance(value, Variable):
             if not any(v is value for v in d["_variables"]):
                 d["_variables"].append(value)
-                d["_initial_values"].setdefault(id(value), value._value)
+                d["_initial_values"].setdefault(id(value), np.array(value._value))  # host copy: state buffers get donated
         elif isinstance(value, Metric) and value is not self:
             if not any(m is value for m in d["_metrics"]):
                 d["_metrics"].append(value)

@@ -41,6 +41,19 @@ class StepEngine:
 
     # ---- discovery -------------------------------------------------------------------
     def _discover(self, batch_struct):
+        """The variables one step touches. Steps that create state lazily
+        (a model built on its first call, optimizer slots, metrics built from
+        shapes) are probed again until the set is stable."""
+        previous = None
+        for _ in range(4):
+            found = self._probe(batch_struct)
+            ids = [id(v) for v in found]
+            if ids == previous:
+                return found
+            previous = ids
+        return found
+
+    def _probe(self, batch_struct):
         found = {}
 
         def probe(batch):

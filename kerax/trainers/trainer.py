@@ -51,6 +51,7 @@ class Trainer:
         from kerax import optimizers
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
+        _validate_names(loss, metrics, weighted_metrics)
         self._loss = CompileLoss(loss, loss_weights, self._output_names()) if loss is not None else None
         self._compile_metrics = CompileMetrics(metrics, weighted_metrics, self._output_names(), loss)
         if steps_per_execution != "auto":
@@ -522,6 +523,26 @@ class Trainer:
             self._loss = None
         out = self._one_batch("predict", (x,))
         return jax.tree_util.tree_map(lambda a: np.asarray(a)[0], out)
+
+
+def _validate_names(loss, metrics, weighted_metrics):
+    """Resolve string names at compile time so a typo fails here, not in fit."""
+    from kerax import losses as losses_mod
+    from kerax import metrics as metrics_mod
+
+    def leaves(spec):
+        if isinstance(spec, dict):
+            return [x for v in spec.values() for x in leaves(v)]
+        if isinstance(spec, (list, tuple)):
+            return [x for v in spec for x in leaves(v)]
+        return [spec]
+
+    for name in leaves(loss):
+        if isinstance(name, str):
+            losses_mod.get(name)
+    for name in leaves(metrics) + leaves(weighted_metrics):
+        if isinstance(name, str) and name not in ("accuracy", "acc", "crossentropy", "ce"):
+            metrics_mod.get(name)
 
 
 def _spec(batch):
