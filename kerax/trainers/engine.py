@@ -38,23 +38,25 @@ class StepEngine:
         self.name = name
         self._programs = {}
         self._variables = {}
+        self._data_keys = {}
 
     # ---- discovery -------------------------------------------------------------------
     def _discover(self, batch_struct):
-        """The variables one step touches. Steps that create state lazily
-        (a model built on its first call, optimizer slots, metrics built from
-        shapes) are probed again until the set is stable."""
+        """The variables one step touches. A step that creates trainable
+        weights while it runs (a model built on its first call) may have read
+        its variable lists before they existed: probe again until stable."""
         previous = None
         for _ in range(4):
-            found = self._probe(batch_struct)
+            found, created_trainable = self._probe(batch_struct)
             ids = [id(v) for v in found]
-            if ids == previous:
+            if not created_trainable or ids == previous:
                 return found
             previous = ids
         return found
 
     def _probe(self, batch_struct):
         found = {}
+        created = []
 
         def probe(batch):
             scope = StateScope(discover=True)
@@ -64,10 +66,11 @@ class StepEngine:
                 found.setdefault(id(var), var)
             for var, _ in scope.assigned.values():
                 found.setdefault(id(var), var)
+            created.extend(scope.created)
             return out
 
         jax.eval_shape(probe, batch_struct)
-        return list(found.values())
+        return list(found.values()), any(v.trainable for v in created)
 
     def _body(self, variables):
         var_ids = {id(v) for v in variables}
@@ -92,14 +95,21 @@ class StepEngine:
         return body
 
     def _build(self, key, batch_struct, k, gather):
-        variables = self._variables.get(key[2:])
+        skey = _spec_key(batch_struct)
+        variables = self._variables.get(skey)
         if variables is None:
             variables = self._discover(batch_struct)
-            self._variables[key[2:]] = variables
+            self._variables[skey] = variables
         body = self._body(variables)
         collect = self.collect
 
         def run_scan(carry, batches):
+            if k == 1:
+                # one step: no loop in the program (compiles faster)
+                carry, outs = body(carry, jax.tree_util.tree_map(lambda a: a[0], batches))
+                if collect:
+                    outs = jax.tree_util.tree_map(lambda o: o[None], outs)
+                return carry, outs
             carry, outs = jax.lax.scan(body, carry, batches)
             if not collect:
                 outs = jax.tree_util.tree_map(lambda o: o[-1], outs)
@@ -135,13 +145,20 @@ class StepEngine:
     def run_indexed(self, data, idx):
         """Run `idx.shape[0]` steps on batches `data[idx[i]]` (data on device)."""
         k, b = idx.shape
-        batch_struct = jax.tree_util.tree_map(
-            lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), data)
-        key = ("gather", k) + _spec_key(batch_struct)
+        dkey = self._data_keys.get(id(data))
+        if dkey is None or dkey[0] is not data:
+            leaves, treedef = jax.tree_util.tree_flatten(data)
+            dkey = self._data_keys[id(data)] = (data, treedef, tuple(
+                (tuple(l.shape[1:]), str(l.dtype)) for l in leaves))
+        key = ("gather", k, b, dkey[1], dkey[2])
         prog = self._programs.get(key)
         if prog is None:
+            batch_struct = jax.tree_util.tree_map(
+                lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), data)
             prog = self._build(key, batch_struct, k, gather=True)
-        new_vals, out = prog.fn(self._carry(prog.variables), data, jnp.asarray(idx, jnp.int32))
+        if idx.dtype != np.int32:
+            idx = idx.astype(np.int32)
+        new_vals, out = prog.fn(self._carry(prog.variables), data, idx)
         self._finish(prog, new_vals)
         return out
 

@@ -551,7 +551,9 @@ def _spec(batch):
 
 
 def _auto_k(per_step_seconds, n_steps, target=0.2):
-    k = 1
-    while k * 2 * per_step_seconds <= target and k * 2 <= max(1, n_steps):
-        k *= 2
-    return k
+    """Steps per dispatch so that one dispatch takes about `target` seconds.
+    Prefers a divisor of the epoch's full batches (no second program for a
+    remainder) unless that is much smaller than the target."""
+    want = max(1, min(int(target / max(per_step_seconds, 1e-7)), max(1, n_steps)))
+    best = max(d for d in range(1, want + 1) if n_steps % d == 0) if n_steps else 1
+    return best if best * 4 >= want else want
