@@ -23,6 +23,8 @@ class InputLayer(Layer):
             shape = kwargs.pop("input_shape")
         if "batch_input_shape" in kwargs:
             batch_shape = kwargs.pop("batch_input_shape")
+        if kwargs.pop("ragged", False):  # Keras 3 configs carry "ragged": false
+            raise ValueError("Input: ragged tensors are not supported by kerax (ragged=True).")
         super().__init__(name=name, dtype=dtype, **kwargs)
         if batch_shape is None:
             if shape is None:

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
+from kerax.mixed_precision import _local as _mp_local
 from kerax.variables import StateScope, Variable, _stack, current_scope, is_tracer
 
 __all__ = ["Layer", "KerasTensor", "any_symbolic", "unique_name", "clear_session"]
@@ -181,6 +182,8 @@ class Layer:
                  batch_size=None, activity_regularizer=None, **kwargs):
         for key in ("weights", "input_length"):
             kwargs.pop(key, None)
+        if "quantization_config" in kwargs and kwargs["quantization_config"] is None:
+            del kwargs["quantization_config"]  # Keras 3 configs carry it (None)
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}.__init__ got unexpected keyword arguments: "
@@ -189,11 +192,13 @@ class Layer:
             raise TypeError(f"Layer `name` must be a string, got {name!r}.")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
+        from kerax.mixed_precision import DTypePolicy, global_policy
         if isinstance(dtype, dict):
             dtype = dtype.get("config", {}).get("name", None)
-        if dtype is not None and hasattr(dtype, "name") and not isinstance(dtype, str):
-            dtype = dtype.name
-        self._dtype = jnp.dtype(dtype).name if dtype is not None else config.floatx()
+        self._dtype_policy = DTypePolicy(dtype) if dtype is not None else global_policy()
+        self._dtype = self._dtype_policy.variable_dtype
+        self._autocast_to = (self._dtype_policy.compute_dtype
+                             if self._dtype_policy.compute_dtype != self._dtype else None)
         self.autocast = autocast
         self.supports_masking = getattr(self, "supports_masking", False)
         if batch_input_shape is None:
@@ -391,19 +396,28 @@ class Layer:
 
     @property
     def dtype(self):
+        """The variable dtype (as Keras 3's `layer.dtype`)."""
         return self._dtype
 
     @property
     def compute_dtype(self):
-        return self._dtype
+        return self._dtype_policy.compute_dtype
 
     @property
     def variable_dtype(self):
-        return self._dtype
+        return self._dtype_policy.variable_dtype
 
     @property
     def dtype_policy(self):
-        return self._dtype
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, policy):
+        from kerax.mixed_precision import DTypePolicy
+        self._dtype_policy = DTypePolicy(policy)
+        self._dtype = self._dtype_policy.variable_dtype
+        self._autocast_to = (self._dtype_policy.compute_dtype
+                             if self._dtype_policy.compute_dtype != self._dtype else None)
 
     @property
     def layers(self):
@@ -559,16 +573,45 @@ class Layer:
             if len(sig.parameters) == 0:
                 self.build()
             else:
-                self.build(tuple(shapes) if isinstance(shapes, tuple) else shapes)
+                per_arg = self._per_argument_build_shapes(sig, args, kwargs)
+                if per_arg is not None:
+                    self._build_shapes_dict = per_arg
+                    self.build(**per_arg)
+                else:
+                    self.build(tuple(shapes) if isinstance(shapes, tuple) else shapes)
         object.__setattr__(self, "built", True)
+
+    def _per_argument_build_shapes(self, build_sig, args, kwargs):
+        """Keras 3's rule for `build(query_shape, value_shape, ...)`: when build
+        has several `<arg>_shape` parameters named after call arguments, each
+        gets the shape of that argument."""
+        names = [p.name for p in build_sig.parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(names) < 2 or not all(n.endswith("_shape") for n in names):
+            return None
+        try:
+            bound = inspect.signature(self.call).bind_partial(*args, **kwargs).arguments
+        except TypeError:
+            return None
+        if names[1][:-len("_shape")] not in bound:
+            return None
+        return {n: _structure_shapes(bound[n[:-len("_shape")]]) for n in names
+                if bound.get(n[:-len("_shape")]) is not None}
 
     def build_from_config(self, config):
         shape = config.get("input_shape") if config else None
         if shape is not None and not self.built:
             self.build(_to_shape(shape))
             object.__setattr__(self, "built", True)
+        shapes_dict = config.get("shapes_dict") if config else None
+        if shapes_dict is not None and not self.built:
+            self.build(**{k: _to_shape(v) for k, v in shapes_dict.items()})
+            object.__setattr__(self, "built", True)
 
     def get_build_config(self):
+        shapes_dict = self.__dict__.get("_build_shapes_dict")
+        if shapes_dict is not None:
+            return {"shapes_dict": {k: _listify(v) for k, v in shapes_dict.items()}}
         shapes = getattr(self, "_build_shapes", None)
         if shapes is None:
             return None
@@ -613,10 +656,13 @@ class Layer:
         if top_level and not _stack():
             self._clear_call_losses()
         calls.append(training)
+        prev_cast = _mp_local.__dict__.get("dtype")
+        _mp_local.dtype = self._autocast_to
         try:
             outputs = self.call(*args, **kwargs)
         finally:
             calls.pop()
+            _mp_local.dtype = prev_cast
         if self.activity_regularizer is not None:
             for out in jax.tree_util.tree_leaves(outputs):
                 # Keras 3 divides the activity loss by the batch size.
@@ -646,15 +692,16 @@ class Layer:
         raise NotImplementedError(
             f"Layer {type(self).__name__} does not implement call().")
 
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs, from the inputs and their mask (Keras 3's
+        default: the input mask passes through). Used only for layers with
+        `supports_masking` (see kerax.layers.masking_utils)."""
+        return mask
+
     # ---- symbolic (functional API) -------------------------------------------------
     def _symbolic_call(self, args, kwargs):
         kwargs.pop("training", None) if False else None
-        if not self.built:
-            shapes = _structure_shapes(args[0] if args else next(iter(kwargs.values())))
-            self._build_shapes = shapes
-            if self._build_is_overridden():
-                self.build(shapes)
-            object.__setattr__(self, "built", True)
+        self._maybe_build(args, kwargs)
         out_spec = self.compute_output_spec(*args, **kwargs)
         counter = iter(range(10**9))
         node_index = len(self._inbound_nodes)
@@ -684,12 +731,7 @@ class Layer:
         """Output KerasTensor(s) for KerasTensor inputs, inferred with
         jax.eval_shape (never by running real data). Unknown (None) dimensions
         are found by evaluating with two different sizes."""
-        if not self.built:
-            shapes = _structure_shapes(args[0] if args else next(iter(kwargs.values())))
-            self._build_shapes = shapes
-            if self._build_is_overridden():
-                self.build(shapes)
-            object.__setattr__(self, "built", True)
+        self._maybe_build(args, kwargs)
         results = []
         for fill in (2, 3):
             def to_struct(x):
@@ -709,6 +751,8 @@ class Layer:
                 with StateScope():
                     calls = _call_stack()
                     calls.append(False)
+                    prev_cast = _mp_local.__dict__.get("dtype")
+                    _mp_local.dtype = self._autocast_to
                     try:
                         info = self._call_signature()
                         if info["training"] and "training" not in a_kwargs:
@@ -717,6 +761,7 @@ class Layer:
                         return self.call(*a_args, **a_kwargs)
                     finally:
                         calls.pop()
+                        _mp_local.dtype = prev_cast
 
             try:
                 results.append(jax.eval_shape(fn, *structs))
@@ -736,7 +781,8 @@ class Layer:
     # ---- config -------------------------------------------------------------------------
     def get_config(self):
         from kerax.saving.object_registration import serialize_keras_object
-        config = {"name": self.name, "trainable": self.trainable, "dtype": _dtype_config(self._dtype)}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": _dtype_config(self._dtype_policy.name)}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:

@@ -142,14 +142,36 @@ class Model(Trainer, Layer):
 
     def get_config(self):
         if self._graph is not None:
-            from kerax.models.functional import functional_config
+            from kerax.models.functional_config import functional_config
             return functional_config(self)
         return Layer.get_config(self)
+
+    # ---- saving (delegates to kerax.saving / kerax.export) -----------------------------
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save as a Keras 3 `.keras` file (see `kerax.saving.save_model`)."""
+        from kerax.saving.saving_api import save_model
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to `*.weights.h5` in Keras 3's layout."""
+        from kerax.saving.saving_api import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Load weights from `*.weights.h5` or a `.keras` file."""
+        from kerax.saving.saving_api import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def export(self, filepath, format="jax", verbose=True, input_signature=None, **kwargs):
+        """Export the inference function (see `kerax.export.export_model`)."""
+        from kerax.export import export_model
+        return export_model(self, filepath, format=format, verbose=verbose,
+                            input_signature=input_signature, **kwargs)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "layers" in config and "input_layers" in config:
-            from kerax.models.functional import functional_from_config
+            from kerax.models.functional_config import functional_from_config
             return functional_from_config(cls, config, custom_objects)
         return super().from_config(config)
 

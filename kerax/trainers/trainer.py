@@ -50,6 +50,9 @@ class Trainer:
         from kerax import metrics as metrics_mod
         from kerax import optimizers
         self.optimizer = optimizers.get(optimizer)
+        if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and not isinstance(
+                self.optimizer, optimizers.LossScaleOptimizer):
+            self.optimizer = optimizers.LossScaleOptimizer(self.optimizer)
         self.loss = loss
         _validate_names(loss, metrics, weighted_metrics)
         self._loss = CompileLoss(loss, loss_weights, self._output_names()) if loss is not None else None
@@ -115,6 +118,40 @@ class Trainer:
     def get_compile_config(self):
         return getattr(self, "_compile_config", None) if self.compiled else None
 
+    # ---- compile_from_config (used by kerax.saving when loading a model) --------------
+    def compile_from_config(self, config):
+        """Compile from a `get_compile_config()` dict as stored in `.keras`
+        files, and build the optimizer so saved optimizer state can load."""
+        from kerax.saving.object_registration import deserialize_keras_object
+        if not config:
+            return
+        if not isinstance(config, dict):
+            raise ValueError(f"compile_from_config: expected a dict, got {config!r}.")
+
+        def objects(value, module):
+            if isinstance(value, dict) and "class_name" in value:
+                return deserialize_keras_object(value, module=module)
+            if isinstance(value, dict):
+                return {k: objects(v, module) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [objects(v, module) for v in value]
+            return value
+
+        optimizer = config.get("optimizer", "rmsprop")
+        if isinstance(optimizer, dict):
+            optimizer = deserialize_keras_object(optimizer, module="keras.optimizers")
+        self.compile(
+            optimizer=optimizer if optimizer is not None else "rmsprop",
+            loss=objects(config.get("loss"), "keras.losses"),
+            metrics=objects(config.get("metrics"), "keras.metrics"),
+            loss_weights=config.get("loss_weights"),
+            weighted_metrics=objects(config.get("weighted_metrics"), "keras.metrics"),
+            run_eagerly=bool(config.get("run_eagerly", False)),
+            steps_per_execution=config.get("steps_per_execution", 1) or 1,
+            jit_compile=config.get("jit_compile", "auto"))
+        if self.built and self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
     # ---- metrics -----------------------------------------------------------------------
     @property
     def metrics(self):
@@ -177,9 +214,10 @@ class Trainer:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                      training=True)
-            return loss, y_pred
+            # loss scaling (LossScaleOptimizer, loss_scale_factor) before differentiation
+            return self.optimizer.scale_loss(loss), (loss, y_pred)
 
-        (loss, y_pred), grads = value_and_grad(forward, trainable, has_aux=True)()
+        (_, (loss, y_pred)), grads = value_and_grad(forward, trainable, has_aux=True)()
         if trainable:
             self.optimizer.apply(grads, trainable)
         self._trainer_state["loss_tracker"].update_state(loss, sample_weight=_batch_size_of(x))

@@ -1,0 +1,136 @@
+"""`save_model` / `load_model` / `save_weights` / `load_weights` (Keras 3's
+saving API) over the `.keras` zip format and Keras' HDF5 weights layout.
+
+    model.save("model.keras")
+    model = kerax.models.load_model("model.keras", custom_objects={...})
+    model.save_weights("model.weights.h5"); model.load_weights("model.weights.h5")
+
+Loading is safe by default: nothing named in a file is imported, only
+kerax/Keras built-ins and the objects you register or pass are created, and
+Lambda bytecode is refused unless `safe_mode=False` is passed for that call.
+"""
+import io
+
+from kerax.saving import keras_file, weights_store
+from kerax.saving.lambda_serialization import SafeModeScope
+from kerax.saving.object_registration import (CustomObjectScope, deserialize_keras_object)
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights"]
+
+
+def _check_model(model, what):
+    from kerax.layers.layer import Layer
+    if not isinstance(model, Layer):
+        raise TypeError(f"{what}: expected a kerax model, got {type(model).__name__}.")
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """Save `model` (architecture, weights, compile configuration and optimizer
+    state) as a Keras 3 `.keras` file, crash-safely."""
+    _check_model(model, "save_model")
+    kwargs.pop("include_optimizer", None)
+    kwargs.pop("save_format", None)
+    if kwargs:
+        raise ValueError(f"save_model: unexpected keyword arguments {sorted(kwargs)}.")
+    if zipped is False:
+        raise ValueError("save_model: only zipped `.keras` files are supported (zipped=True).")
+    path = keras_file.check_save_target(filepath, overwrite, ".keras", "save_model")
+    if not model.built:
+        raise ValueError(
+            f"save_model: model {model.name!r} is not built yet; call it on data or call "
+            "`build(input_shape)` before saving so its weights exist.")
+    # Everything is serialized in memory first: an error leaves no file behind.
+    from kerax.models.functional_config import serialize_model_config
+    config = serialize_model_config(model)
+    keras_file.to_json(config)
+    weights = weights_store.to_bytes_h5(model)
+    keras_file.write_keras_file(path, config, weights)
+
+
+def _strip_compile(config):
+    config = dict(config)
+    config.pop("compile_config", None)
+    return config
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Load a `.keras` file written by kerax or Keras 3.
+
+    Args:
+      filepath: path to a `.keras` file.
+      custom_objects: `{name: class or function}` for custom objects in the file.
+      compile: also restore the compile configuration and optimizer state.
+      safe_mode: refuse Lambda bytecode (default True). Only an explicit
+        `safe_mode=False` for this call allows it; no global switch does.
+    """
+    if not isinstance(safe_mode, bool):
+        raise TypeError(f"load_model: `safe_mode` must be True or False, got {safe_mode!r}.")
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(
+            f"load_model: `custom_objects` must be a dict {{name: object}}, got "
+            f"{type(custom_objects).__name__}.")
+    path = keras_file.check_load_path(filepath, "load_model")
+    if str(path).endswith(".weights.h5"):
+        raise ValueError(
+            f"load_model: {path!r} is a weights file; build the model in code and call "
+            "`model.load_weights(path)`.")
+    config, weights = keras_file.read_keras_file(path, "load_model")
+    if "class_name" not in config:
+        raise ValueError(f"load_model: {path!r}: config.json is not a serialized model.")
+    if not compile:
+        config = _strip_compile(config)
+    with SafeModeScope(safe_mode), CustomObjectScope(custom_objects or {}):
+        model = deserialize_keras_object(config, custom_objects=custom_objects,
+                                         safe_mode=safe_mode, module="keras.models")
+    from kerax.layers.layer import Layer
+    if not isinstance(model, Layer):
+        raise ValueError(f"load_model: {path!r} does not hold a model config.")
+    if weights is not None:
+        with weights_store.open_h5(io.BytesIO(weights), f"{path!r} (model.weights.h5)") as h5:
+            weights_store.read_weights(model, h5)
+    return model
+
+
+def save_weights(model, filepath, overwrite=True):
+    """Save all of `model`'s weights (and optimizer state) to `*.weights.h5`
+    in Keras 3's layout, crash-safely."""
+    _check_model(model, "save_weights")
+    path = keras_file.check_save_target(filepath, overwrite, ".weights.h5", "save_weights")
+    if not model.built:
+        raise ValueError(
+            f"save_weights: model {model.name!r} is not built yet; it has no weights to save.")
+    data = weights_store.to_bytes_h5(model)
+    from kerax.utils.io_utils import atomic_write
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def load_weights(model, filepath, skip_mismatch=False):
+    """Load weights saved by `save_weights` (or the weights of a `.keras`
+    file) into `model`. A shape mismatch names the layer, the weight and both
+    shapes; with `skip_mismatch=True` mismatched layers are skipped with a
+    warning."""
+    _check_model(model, "load_weights")
+    path = keras_file.check_load_path(filepath, "load_weights")
+    if path.endswith(".keras"):
+        _config, data = keras_file.read_keras_file(path, "load_weights", need_config=False)
+        if data is None:
+            raise ValueError(f"load_weights: {path!r} holds no model.weights.h5.")
+        source, label = io.BytesIO(data), f"{path!r} (model.weights.h5)"
+    elif path.endswith(".h5") or path.endswith(".hdf5"):
+        source, label = path, repr(path)
+    else:
+        raise ValueError(
+            "load_weights: the filename must end in `.weights.h5` (or `.keras`). "
+            f"Received: filepath={path!r}")
+    if not model.built:
+        raise ValueError(
+            f"load_weights: model {model.name!r} is not built yet; build it (call it on "
+            "data or call `build(input_shape)`) so its weights exist before loading.")
+    with weights_store.open_h5(source, label) as h5:
+        if "vars" not in h5 and ("layer_names" in h5.attrs or "model_weights" in h5):
+            raise ValueError(
+                f"load_weights: {label} is a legacy Keras 2 HDF5 weights file, which "
+                "kerax does not read. Load it in Keras 3 and re-save with "
+                "`model.save_weights('x.weights.h5')`.")
+        weights_store.read_weights(model, h5, skip_mismatch=skip_mismatch)
