@@ -97,18 +97,25 @@ def sigmoid(x):
     return jax.nn.sigmoid(_t(x))
 
 
+def _upcast(x):
+    """Half-precision inputs (mixed precision) are normalized in float32."""
+    if x.dtype in (jnp.float16, jnp.bfloat16):
+        return x.astype(jnp.float32)
+    return x
+
+
 @_register()
 def softmax(x, axis=-1):
     """`exp(x) / sum(exp(x), axis)`, computed stably."""
     axis = _check_axis(axis, "softmax")
-    return jax.nn.softmax(_t(x), axis=axis)
+    return jax.nn.softmax(_upcast(_t(x)), axis=axis)
 
 
 @_register()
 def log_softmax(x, axis=-1):
     """`x - logsumexp(x, axis)`."""
     axis = _check_axis(axis, "log_softmax")
-    return jax.nn.log_softmax(_t(x), axis=axis)
+    return jax.nn.log_softmax(_upcast(_t(x)), axis=axis)
 
 
 @_register()

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
+from kerax.mixed_precision import _local as _mp_local
 
 __all__ = ["Variable", "StateScope", "pure", "in_state_scope", "current_scope"]
 
@@ -302,13 +303,20 @@ class Variable:
     # ---- reading ---------------------------------------------------------
     @property
     def value(self):
+        val = self._value
         stack = getattr(_local, "stack", None)
         if stack:
             for scope in reversed(stack):
-                val = scope.lookup(self)
-                if val is not _MISSING:
-                    return val
-        return self._value
+                hit = scope.lookup(self)
+                if hit is not _MISSING:
+                    val = hit
+                    break
+        cast = _mp_local.__dict__.get("dtype")
+        if cast is not None and self._autocast and val.dtype != cast and \
+                jnp.issubdtype(val.dtype, jnp.floating):
+            # mixed precision: read in the layer's compute dtype
+            val = val.astype(cast)
+        return val
 
     def read_value(self):
         return self.value

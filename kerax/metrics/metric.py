@@ -200,7 +200,7 @@ class Metric:
         var_name = name or "variable"
         dtype = standardize_dtype(dtype) if dtype is not None else config.floatx()
         init = _make_initializer(initializer, self.name, var_name)
-        var = Variable(init, shape=shape, dtype=dtype, trainable=False,
+        var = Variable(init, shape=shape, dtype=dtype, trainable=False, autocast=False,
                        aggregation=aggregation, synchronization="on_read", name=var_name)
         var._path = f"{self.name.replace('/', '>')}/{var_name}"
         self._track(var)

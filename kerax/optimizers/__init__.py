@@ -4,12 +4,13 @@ import optax
 
 from kerax.optimizers import schedules  # noqa: F401
 from kerax.optimizers.base import OptaxOptimizer, Optimizer
+from kerax.optimizers.loss_scale_optimizer import LossScaleOptimizer  # noqa: F401
 from kerax.optimizers.optimizers import (  # noqa: F401
     SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop)
 from kerax.saving.object_registration import (
     builtin_objects, deserialize_keras_object, serialize_keras_object)
 
-__all__ = ["Optimizer", "OptaxOptimizer", "SGD", "RMSprop", "Adam", "AdamW", "Nadam",
+__all__ = ["Optimizer", "OptaxOptimizer", "LossScaleOptimizer", "SGD", "RMSprop", "Adam", "AdamW", "Nadam",
            "Adamax", "Adagrad", "Adadelta", "Adafactor", "Lion", "schedules", "get",
            "serialize", "deserialize"]
 
