@@ -117,8 +117,20 @@ class StepEngine:
 
         if gather:
             def program(carry, data, idx):
-                batches = jax.tree_util.tree_map(lambda a: jnp.take(a, idx, axis=0), data)
-                return run_scan(carry, batches)
+                # gather each step's batch inside the loop (no k-batch copy)
+                def gbody(carry, idx_row):
+                    batch = jax.tree_util.tree_map(lambda a: jnp.take(a, idx_row, axis=0), data)
+                    return body(carry, batch)
+
+                if k == 1:
+                    carry, outs = gbody(carry, idx[0])
+                    if collect:
+                        outs = jax.tree_util.tree_map(lambda o: o[None], outs)
+                    return carry, outs
+                carry, outs = jax.lax.scan(gbody, carry, idx)
+                if not collect:
+                    outs = jax.tree_util.tree_map(lambda o: o[-1], outs)
+                return carry, outs
         else:
             def program(carry, batches):
                 return run_scan(carry, batches)
