@@ -71,18 +71,20 @@ class BasePooling(ShapeSpecMixin, Layer):
         window, strides = self._window(self.pool_size), self._window(self.strides)
         padding = self.padding.upper()
         x = inputs
+        # Init values are NumPy scalars (known at trace time), so JAX lowers
+        # these to its differentiable max/sum window reductions.
         if self.mode == "max":
-            init = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
-            return jax.lax.reduce_window(x, jnp.asarray(init, x.dtype), jax.lax.max,
+            init = -np.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+            return jax.lax.reduce_window(x, np.array(init, x.dtype), jax.lax.max,
                                          window, strides, padding)
-        total = jax.lax.reduce_window(x, jnp.asarray(0, x.dtype), jax.lax.add,
+        total = jax.lax.reduce_window(x, np.array(0, x.dtype), jax.lax.add,
                                       window, strides, padding)
         if padding == "VALID":
             return total / np.prod(self.pool_size)
         # Count the real values in each window (a constant, folded by XLA).
         ones_shape = tuple(d if i in self._spatial_axes() else 1
                            for i, d in enumerate(x.shape))
-        counts = jax.lax.reduce_window(jnp.ones(ones_shape, x.dtype), jnp.asarray(0, x.dtype),
+        counts = jax.lax.reduce_window(np.ones(ones_shape, x.dtype), np.array(0, x.dtype),
                                        jax.lax.add, window, strides, padding)
         return total / counts
 
