@@ -13,3 +13,22 @@ from kerax.layers.normalization import (  # noqa: F401
 from kerax.layers.embedding import Embedding  # noqa: F401
 from kerax.layers.einsum_dense import EinsumDense  # noqa: F401
 from kerax.layers.preprocessing import Normalization, Rescaling  # noqa: F401
+from kerax.layers.convolutional import (  # noqa: F401
+    Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose,
+    Convolution1D, Convolution1DTranspose, Convolution2D, Convolution2DTranspose,
+    Convolution3D, Convolution3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
+    SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
+from kerax.layers.pooling import (  # noqa: F401
+    AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D, AvgPool3D,
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
+    GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D,
+    GlobalMaxPool3D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D,
+    MaxPool1D, MaxPool2D, MaxPool3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from kerax.layers.reshaping_nd import (  # noqa: F401
+    Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D,
+    ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from kerax.layers.image_preprocessing import (  # noqa: F401
+    CenterCrop, RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+    Resizing)
+from kerax.layers.categorical import (  # noqa: F401
+    CategoryEncoding, Discretization, HashedCrossing, IntegerLookup)
