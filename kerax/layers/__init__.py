@@ -30,5 +30,13 @@ from kerax.layers.reshaping_nd import (  # noqa: F401
 from kerax.layers.image_preprocessing import (  # noqa: F401
     CenterCrop, RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
     Resizing)
+from kerax.layers.wrapper import Wrapper  # noqa: F401
+from kerax.layers.rnn import (  # noqa: F401
+    GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, Masking, SimpleRNN, SimpleRNNCell,
+    StackedRNNCells, TimeDistributed)
+from kerax.layers.attention import AdditiveAttention, Attention, MultiHeadAttention  # noqa: F401
+from kerax.layers.normalization_extra import GroupNormalization, SpectralNormalization  # noqa: F401
+from kerax.layers.spatial_dropout import (  # noqa: F401
+    SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from kerax.layers.categorical import (  # noqa: F401
     CategoryEncoding, Discretization, HashedCrossing, IntegerLookup)

@@ -3,6 +3,7 @@ in topological order."""
 import jax
 
 from kerax.layers.layer import KerasTensor, _is_kt
+from kerax.layers.masking_utils import call_with_masks
 
 __all__ = ["Graph", "build_graph"]
 
@@ -70,11 +71,23 @@ class Graph:
                 return env[id(x)]
             return x
 
+        masks = {}  # id(KerasTensor) -> implicit mask (kerax.layers.masking_utils)
+
+        def mask_of(x):
+            return masks.get(id(x)) if isinstance(x, KerasTensor) else None
+
         for node in self.nodes:
             args, kwargs = jax.tree_util.tree_map(sub, (node.args, node.kwargs), is_leaf=_is_kt)
             if training is not None and "training" not in kwargs and node.layer._call_signature()["training"]:
                 kwargs["training"] = training
-            out = node.layer(*args, **kwargs)
+            arg_masks = [jax.tree_util.tree_map(mask_of, a, is_leaf=_is_kt) for a in node.args]
+            kwarg_masks = {k: jax.tree_util.tree_map(mask_of, v, is_leaf=_is_kt)
+                           for k, v in node.kwargs.items()}
+            out, out_masks = call_with_masks(node.layer, args, kwargs, arg_masks, kwarg_masks)
+            if out_masks is not None:
+                for t, m in zip(node.output_tensors, out_masks):
+                    if m is not None:
+                        masks[id(t)] = m
             out_flat = jax.tree_util.tree_leaves(out)
             if len(out_flat) != len(node.output_tensors):
                 raise ValueError(

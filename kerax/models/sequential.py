@@ -1,6 +1,7 @@
 """`Sequential`: a linear stack of layers."""
 from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.masking_utils import call_with_masks
 from kerax.models.model import Model
 from kerax.saving.object_registration import register_builtin
 
@@ -87,7 +88,9 @@ class Sequential(Model):
     def call(self, inputs, training=None, mask=None):
         x = inputs
         for layer in self.layers:
-            x = layer(x, training=training) if layer._call_signature()["training"] else layer(x)
+            kwargs = {"training": training} if layer._call_signature()["training"] else {}
+            x, masks = call_with_masks(layer, (x,), kwargs, (mask,), {})
+            mask = masks[0] if masks else None  # implicit mask (masking_utils)
         return x
 
     @property
