@@ -17,7 +17,7 @@ import numpy as np
 
 from kerax import config
 from kerax.mixed_precision import _local as _mp_local
-from kerax.variables import StateScope, Variable, _stack, current_scope, is_tracer
+from kerax.variables import StateScope, Variable, _stack, current_scope, is_tracer, pure
 
 __all__ = ["Layer", "KerasTensor", "any_symbolic", "unique_name", "clear_session"]
 
@@ -828,15 +828,13 @@ class Layer:
                 f"{len(ntv)} non-trainable values (in the order of "
                 "trainable_variables / non_trainable_variables), got "
                 f"{len(trainable_variables)} and {len(non_trainable_variables)}.")
-        scope = StateScope(list(zip(tv, trainable_variables))
-                           + list(zip(ntv, non_trainable_variables)))
-        with scope:
+        def call():
             outputs = self(*args, **kwargs)
-            losses = self.losses if return_losses else None
-        new_ntv = []
-        for var, val in zip(ntv, non_trainable_variables):
-            hit = scope.assigned.get(id(var))
-            new_ntv.append(val if hit is None else hit[1])
+            return outputs, (self.losses if return_losses else None)
+
+        (outputs, losses), new_values = pure(call, tv + ntv)(
+            trainable_variables + non_trainable_variables)
+        new_ntv = new_values[len(tv):]
         if return_losses:
             return outputs, new_ntv, losses
         return outputs, new_ntv

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax.variables import StateScope
+from kerax.variables import StateScope, pure
 
 __all__ = ["StepEngine"]
 
@@ -74,18 +74,12 @@ class StepEngine:
 
     def _body(self, variables):
         var_ids = {id(v) for v in variables}
-        step_fn = self.step_fn
+        step = pure(self.step_fn, variables)
         name = self.name
 
         def body(carry, batch):
-            scope = StateScope(zip(variables, carry))
-            with scope:
-                out = step_fn(batch)
-            new = []
-            for var, val in zip(variables, carry):
-                hit = scope.assigned.get(id(var))
-                new.append(val if hit is None else hit[1])
-            stray = [v.path for k, (v, _) in scope.assigned.items() if k not in var_ids]
+            out, new = step(carry, batch)
+            stray = [v.path for k, (v, _) in step.last_scope.assigned.items() if k not in var_ids]
             if stray:
                 raise ValueError(
                     f"The {name} step assigned Variables {stray} that it did not touch when "
