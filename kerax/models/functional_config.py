@@ -75,9 +75,35 @@ def _normalize(entry, obj):
     return entry
 
 
+def _check_rebuildable(obj, config):
+    """A subclassed model is re-created as `cls(**config)`: its constructor's
+    required arguments must be in its config (Keras' get_config contract)."""
+    import inspect
+    from kerax.models.model import Model
+    if not isinstance(obj, Model) or _is_functional(obj) or _is_sequential(obj):
+        return
+    for klass in type(obj).__mro__:
+        if klass is Model:
+            break
+        if "from_config" in klass.__dict__:
+            return  # a custom from_config decides how to rebuild
+    params = inspect.signature(type(obj).__init__).parameters
+    missing = [p for name, p in params.items() if name != "self"
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+               and p.default is inspect.Parameter.empty and name not in (config or {})]
+    if missing:
+        raise NotImplementedError(
+            f"Model {type(obj).__name__} cannot be saved: its constructor needs "
+            f"{[p.name for p in missing]}, which its get_config() does not return. "
+            "Implement get_config() returning them (merged with super().get_config()), "
+            "and from_config() if they are not plain values.")
+
+
 def serialize_model_config(obj):
     """`serialize_keras_object(obj)` with Keras 3's spelling for models."""
     entry = serialize_keras_object(obj)
+    if isinstance(entry, dict):
+        _check_rebuildable(obj, entry.get("config"))
     if isinstance(entry, dict):
         _normalize(entry, obj)
     return entry

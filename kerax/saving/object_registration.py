@@ -250,6 +250,13 @@ def serialize_keras_object(obj):
     return out
 
 
+def _how_to_supply(name):
+    short = name.split(">")[-1]
+    return (f"If it is yours, pass it as `custom_objects={{{short!r}: {short}}}` (or load "
+            "inside `with kerax.saving.custom_object_scope({...}):`), or decorate it with "
+            "`@kerax.saving.register_keras_serializable()`.")
+
+
 def _unknown(name, module):
     return ValueError(
         f"Could not locate {('class' if module != 'function' else 'function')} "
@@ -308,7 +315,8 @@ def _resolve(config, custom_objects, module_hint):
                 raise SafeModeError(
                     f"Refusing to load function {name!r} from module {module!r}: "
                     "only kerax/keras built-ins and objects you register or pass in "
-                    "custom_objects can be loaded; nothing is imported from a file.")
+                    "custom_objects can be loaded; nothing is imported from a file. "
+                    + _how_to_supply(name))
             raise _unknown(name, "function")
         return obj, None
     if not isinstance(class_name, str):
@@ -342,7 +350,8 @@ def _resolve(config, custom_objects, module_hint):
             raise SafeModeError(
                 f"Refusing to load {class_name!r} from module {module!r}: only "
                 "kerax/keras built-ins and objects you register or pass in "
-                "custom_objects can be loaded; nothing is imported from a file.")
+                "custom_objects can be loaded; nothing is imported from a file. "
+                + _how_to_supply(registered_name or class_name))
         raise _unknown(registered_name or class_name, "class")
     return obj, config.get("config")
 
