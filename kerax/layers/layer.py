@@ -31,8 +31,11 @@ def clear_session():
 
 
 def to_snake_case(name):
+    """Keras' default-name rule: Conv2D -> conv2d, BatchNormalization ->
+    batch_normalization, ReLU -> re_lu."""
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
     return name
 
 
