@@ -191,7 +191,8 @@ def _is_ref(x):
 
 
 def _check_name(name, what="layer"):
-    if not isinstance(name, str) or not name or len(name) > 1024 or "\x00" in name:
+    if not isinstance(name, str) or not name or len(name) > 1024 or "\x00" in name \
+            or "/" in name or "\\" in name:
         raise ValueError(f"Malformed functional config: invalid {what} name {name!r}.")
     return name
 
