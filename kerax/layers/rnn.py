@@ -474,11 +474,16 @@ def _where_time(m, new, old):
     return jnp.where(m, new, old)
 
 
-def _scan_loop(step, states, xs, m, out0, reverse, collect, zero_out, stacked):
+def _scan_loop(step, states, xs, m, out0, reverse, collect, zero_out, stacked,
+               last_is_state0=False):
     """`lax.scan` of `step(x_t, states) -> (output, states)` over time-major
     `xs`, with Keras' masking: masked steps keep the states and output the
     previous output (the first state; zeros with `zero_out`). Returns
-    `(last_output, outputs (batch-major) or None, final_states)`."""
+    `(last_output, outputs (batch-major) or None, final_states)`.
+    `last_is_state0`: the output is the first state (built-in cells), so the
+    last output is read from the final states instead of carried."""
+    if last_is_state0 and not collect and not zero_out:
+        out0 = None
 
     def body(carry, inp):
         s, prev = carry
@@ -497,10 +502,14 @@ def _scan_loop(step, states, xs, m, out0, reverse, collect, zero_out, stacked):
         new = jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype), new, s)
         if collect:
             return (new, None), out
+        if prev is None:
+            return (new, None), None
         return (new, out.astype(prev.dtype)), None
 
     xs_all = xs if m is None else (xs, m)
     (states, last), ys = jax.lax.scan(body, (states, out0), xs_all, reverse=reverse)
+    if last is None and not collect:
+        last = states[0]
     outputs = None
     if collect:
         if reverse:
@@ -517,7 +526,8 @@ def _fast_scan(params, xs, states, m, out0, rdp, *, recur, spec, reverse, collec
     def step(z_t, s):
         return recur(spec, params, z_t, s, rdp)
 
-    return _scan_loop(step, states, xs, m, out0, reverse, collect, zero_out, stacked)
+    return _scan_loop(step, states, xs, m, out0, reverse, collect, zero_out, stacked,
+                      last_is_state0=True)
 
 
 class _StateBox:
