@@ -211,6 +211,50 @@ def write_weights(model, h5file):
             values = [v.numpy() for v in own_variables(obj)]
         for i, v in enumerate(values):
             _write_dataset(group, str(i), v)
+    _write_rng_states(model, h5file)
+
+
+# ---- kerax-only extra: seed-generator states -----------------------------------------------
+# Keras does not store RNG state. kerax adds it under `__kerax__/rng/<path>/vars`
+# (Keras' attribute walk skips names starting with "__", so no Keras path can
+# collide, and Keras ignores the group), so a model saved mid-training continues
+# with the same dropout/noise streams.
+_RNG_ROOT = "__kerax__/rng"
+
+
+def _seed_states(obj):
+    from kerax.layers.layer import Layer
+    if not isinstance(obj, Layer):
+        return []
+    return list(obj._direct_variables()[1])
+
+
+def _write_rng_states(model, h5file):
+    for path, obj in iter_saveables(model):
+        seeds = _seed_states(obj)
+        if not seeds:
+            continue
+        group = h5file.require_group(_join(_RNG_ROOT, path)).create_group("vars")
+        for i, var in enumerate(seeds):
+            _write_dataset(group, str(i), var.numpy())
+
+
+def _read_rng_states(model, h5file):
+    out = []
+    for path, obj in iter_saveables(model):
+        seeds = _seed_states(obj)
+        if not seeds:
+            continue
+        group = _group_at(h5file, _join(_RNG_ROOT, path))
+        if group is None or len(_dataset_keys(group)) != len(seeds):
+            continue
+        where = f"{_join(_RNG_ROOT, path)}/vars"
+        for i, var in enumerate(seeds):
+            ds = _dataset(group, str(i), where)
+            if tuple(ds.shape) != tuple(var.shape):
+                break
+            out.append((var, _read(ds)))
+    return out
 
 
 # ---- reading ------------------------------------------------------------------------
@@ -404,6 +448,7 @@ def read_weights(model, h5file, skip_mismatch=False, max_custom_bytes=1 << 34):
             if not skip_mismatch or str(e).startswith("Refusing"):
                 raise
             warnings.warn(f"Skipping loading weights: {e}", stacklevel=2)
+    assignments.extend(_read_rng_states(model, h5file))
     for var, value in assignments:
         var.assign(np.asarray(value).astype(var.dtype, copy=False)
                    if hasattr(value, "astype") else value)

@@ -51,6 +51,8 @@ def h5_tree(data, with_names=False):
     out = []
     with h5py.File(io.BytesIO(data), "r") as f:
         def visit(name, obj):
+            if name.startswith("__kerax__"):
+                return  # kerax's extra RNG states (Keras ignores them)
             if isinstance(obj, h5py.Dataset):
                 out.append((name, tuple(obj.shape), str(obj.dtype)))
             elif with_names:
