@@ -58,12 +58,21 @@ def _is_container(obj):
     return isinstance(obj, (list, tuple, dict))
 
 
+def _base_classes():
+    from kerax.layers.layer import Layer
+    from kerax.models.model import Functional, Model
+    from kerax.models.sequential import Sequential
+    from kerax.trainers.trainer import Trainer
+    return (Layer, Model, Functional, Sequential, Trainer, object)
+
+
 def _user_properties(obj):
-    """Properties defined by user classes (Keras' `dir()` walk sees them)."""
+    """Properties of the object's classes below the kerax base classes (Keras'
+    `dir()` walk sees properties, e.g. MultiHeadAttention.query_dense)."""
     out = {}
+    bases = _base_classes()
     for klass in type(obj).__mro__:
-        mod = getattr(klass, "__module__", "") or ""
-        if mod.startswith("kerax.") or klass is object:
+        if klass in bases:
             continue
         for k, v in vars(klass).items():
             if isinstance(v, property) and not k.startswith("__") and k not in out:

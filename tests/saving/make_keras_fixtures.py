@@ -116,7 +116,25 @@ def main():
     lam.save(os.path.join(OUT, "lambda.keras"))
     out["lam_x"], out["lam_y"] = xl, lam.predict(xl, verbose=0)
 
-    # 7. optimizer state: 3 steps in Keras, saved; then one more step recorded
+    # 7. more layer families: weight paths of composite layers (cells,
+    #    wrappers, attention projections) must match Keras' attribute names
+    zoo = {
+        "cnn": (lambda: keras.Sequential([
+            keras.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
+            L.BatchNormalization(), L.Flatten(), L.Dense(2)]), (2, 8, 8, 3)),
+        "rnn": (lambda: keras.Sequential([
+            keras.Input((5, 3)), L.LSTM(4, return_sequences=True),
+            L.Bidirectional(L.GRU(3)), L.Dense(1)]), (2, 5, 3)),
+        "attention": (lambda: (lambda i: keras.Model(i, L.GlobalAveragePooling1D()(
+            L.MultiHeadAttention(2, 4)(i, i))))(keras.Input((5, 6))), (2, 5, 6)),
+    }
+    for name, (make, shape) in zoo.items():
+        m = make()
+        xz = f32(*shape)
+        m.save(os.path.join(OUT, f"zoo_{name}.keras"))
+        out[f"zoo_{name}_x"], out[f"zoo_{name}_y"] = xz, np.asarray(m(xz))
+
+    # 8. optimizer state: 3 steps in Keras, saved; then one more step recorded
     xo, yo = f32(8, 3), f32(8, 2)
     for name, make in OPTIMIZERS.items():
         keras.utils.set_random_seed(1)

@@ -215,11 +215,9 @@ def test_huber_metric_both_versions(tmp_path, cls):
         tmp_path / "m.keras", custom_objects={"HuberLoss": HuberLoss, cls.__name__: cls})
     metric = loaded.get_compile_config()["metrics"][0]
     assert type(metric) is cls and metric.threshold == 2.0
-    logs = loaded.evaluate(X, Y, verbose=0, return_dict=True) \
-        if "return_dict" in loaded.evaluate.__code__.co_varnames else None
-    if logs is not None:
-        ref = create_huber(2.0)(Y, np.asarray(model(X))).mean()
-        np.testing.assert_allclose(logs[metric.name], ref, rtol=1e-5)
+    logs = loaded.evaluate(X, Y, verbose=0, return_dict=True)
+    ref = create_huber(2.0)(Y, np.asarray(model(X))).mean()
+    np.testing.assert_allclose(logs[metric.name], ref, rtol=1e-5)
 
 
 def test_custom_activation_initializer_regularizer_constraint_functions(tmp_path):

@@ -74,6 +74,9 @@ FIXTURE_CASES = {
     "custom.keras": (lambda: E["custom_x"], lambda: E["custom_y"], True),
     "subclassed.keras": (lambda: [E["sub_xw"], E["sub_xd"]], lambda: E["sub_y"], True),
     "lambda.keras": (lambda: E["lam_x"], lambda: E["lam_y"], False),
+    "zoo_cnn.keras": (lambda: E["zoo_cnn_x"], lambda: E["zoo_cnn_y"], True),
+    "zoo_rnn.keras": (lambda: E["zoo_rnn_x"], lambda: E["zoo_rnn_y"], True),
+    "zoo_attention.keras": (lambda: E["zoo_attention_x"], lambda: E["zoo_attention_y"], True),
 }
 
 
