@@ -104,6 +104,7 @@ def serialize_model_config(obj):
     entry = serialize_keras_object(obj)
     if isinstance(entry, dict):
         _check_rebuildable(obj, entry.get("config"))
+        _fix_nested(entry.get("config"))
     if isinstance(entry, dict):
         _normalize(entry, obj)
     return entry
@@ -115,6 +116,10 @@ def _fix_nested(config):
     if isinstance(config, dict):
         if config.get("class_name") == "Sequential" and config.get("module") == "keras.models":
             config["module"] = "keras"
+        if config.get("class_name") == "Functional" and config.get("module") in (
+                "keras", "keras.models"):
+            config["module"] = "keras.src.models.functional"
+            config["registered_name"] = "Functional"
         for v in config.values():
             _fix_nested(v)
     elif isinstance(config, list):

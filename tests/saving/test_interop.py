@@ -242,6 +242,14 @@ def _kerax_models():
     _fake_training(cm, rng)
     out["custom"] = (cm, xc)
 
+    i = kerax.Input((4,))
+    inner_f = kerax.Model(i, L.Dense(3)(i), name="inner_functional")
+    nested = kerax.Sequential([kerax.Input((4,)), kerax.Sequential(
+        [kerax.Input((4,)), L.Dense(4)], name="inner_seq"), inner_f, L.Dense(1)], name="nested")
+    nested.compile(optimizer="adagrad", loss="mse")
+    _fake_training(nested, rng)
+    out["nested"] = (nested, rng.normal(size=(4, 4)).astype("float32"))
+
     sub = C.WideDeepSub(units=8, name="sub")
     sub.compile(optimizer=kerax.optimizers.AdamW(kerax.optimizers.schedules.ExponentialDecay(
         1e-3, decay_steps=100, decay_rate=0.9)), loss="mse")
