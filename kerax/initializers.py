@@ -89,8 +89,8 @@ class Zeros(Initializer):
     """All zeros."""
 
     def __call__(self, shape, dtype=None):
-        with jax.ensure_compile_time_eval():
-            return jnp.zeros(_shape(shape, "Zeros"), _dtype(dtype, "Zeros"))
+        # Built on the host: no XLA compilation per shape at model build.
+        return jnp.asarray(np.zeros(_shape(shape, "Zeros"), _dtype(dtype, "Zeros")))
 
 
 @_register("Ones", "ones", "one")
@@ -98,8 +98,7 @@ class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype=None):
-        with jax.ensure_compile_time_eval():
-            return jnp.ones(_shape(shape, "Ones"), _dtype(dtype, "Ones"))
+        return jnp.asarray(np.ones(_shape(shape, "Ones"), _dtype(dtype, "Ones")))
 
 
 @_register("Constant", "constant")

@@ -38,8 +38,7 @@ def _auto_name(cls):
 
 def _concrete(var):
     """The concrete value of `var` (its stored one when read inside a trace)."""
-    val = var.value
-    return var._value if is_tracer(val) else val
+    return var._value
 
 
 def _is_schedule(x):
@@ -141,10 +140,12 @@ class Optimizer:
     # ---- variables -----------------------------------------------------------
     def _make_variable(self, value, name, dtype=None, shape=None):
         with jax.ensure_compile_time_eval():
-            if isinstance(value, jax.Array):
-                # Own buffer: an optax init may return the params themselves, and
-                # compiled steps may donate variable buffers.
-                value = jnp.array(value, copy=True)
+            if isinstance(value, jax.Array) and value.ndim == 0:
+                # Own buffer: an optax init may return the same scalar for several
+                # leaves, and compiled steps donate variable buffers. (Other
+                # leaves come from one jitted init, so they are distinct already;
+                # a host round trip avoids compiling a copy per shape.)
+                value = jax.device_put(np.array(value))
             var = Variable(value, shape=shape, dtype=dtype, trainable=False, name=name)
         var._path = f"{self.name}/{name}"
         self._variables.append(var)
@@ -168,10 +169,10 @@ class Optimizer:
         shape = tuple(shape)
         with jax.ensure_compile_time_eval():
             if isinstance(initializer, str):
-                if initializer == "zeros":
-                    value = jnp.zeros(shape, dtype)
+                if initializer == "zeros":  # host-built: no compile per shape
+                    value = jnp.asarray(np.zeros(shape, jnp.dtype(dtype)))
                 elif initializer == "ones":
-                    value = jnp.ones(shape, dtype)
+                    value = jnp.asarray(np.ones(shape, jnp.dtype(dtype)))
                 else:
                     from kerax import initializers  # provided by kerax.initializers
                     value = initializers.get(initializer)(shape, dtype)
@@ -310,7 +311,9 @@ class Optimizer:
         if tx is not None:
             with jax.ensure_compile_time_eval():
                 params = [jnp.asarray(_concrete(v)) for v in var_list]
-                state = tx.init(params)
+                # one compiled init for all slots (not one small program per
+                # shape), and every state leaf gets its own buffer
+                state = jax.jit(tx.init)(params)
                 leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(state)
             owners = _state_owners(tx, state, len(var_list))
             self._state_treedef = treedef

@@ -2,17 +2,19 @@
 
 A step (`model.train_step(data)`, overridable in the stateful Keras style) is
 turned into one XLA program that runs `k` steps with `lax.scan`, threading
-every Variable the step reads or assigns through the scan carry — with the same
-bridge as everything else (`StateScope`). The set of variables is found once
-per input signature by tracing the step abstractly (`jax.eval_shape` under a
-discovering scope), which is also when layers, optimizer slots and metrics
-create their variables. State buffers are donated.
+every Variable the step reads or assigns through the scan carry, with the same
+bridge as everything else (`StateScope`, as in `kerax.function`): the Python
+step is traced once per batch shape under a discovering scope, which records
+the variables it reads (they become carry inputs) and assigns (carry outputs);
+layers, optimizer slots and metrics create their variables during that trace.
+The recorded program is then replayed inside the scan. State buffers are
+donated.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax.variables import StateScope, pure
+from kerax.variables import StateScope
 
 __all__ = ["StepEngine"]
 
@@ -23,10 +25,48 @@ def _spec_key(tree):
 
 
 class _Program:
-    def __init__(self, fn, variables, k):
+    def __init__(self, fn, variables, k, extra):
         self.fn = fn
         self.variables = variables
         self.k = k
+        self.extra = extra
+
+
+class _TracedStep:
+    """One step, traced: `body(carry, batch, extra) -> (new_carry, outputs)`."""
+
+    def __init__(self, closed, out_tree, n_out, assigned, discovered):
+        by_const = {id(c): var for var, c in discovered}
+        variables, index = [], {}
+
+        def slot(var):
+            if id(var) not in index:
+                index[id(var)] = len(variables)
+                variables.append(var)
+            return index[id(var)]
+
+        layout, extra = [], []
+        for c in closed.consts:
+            var = by_const.get(id(c))
+            if var is not None:
+                layout.append((True, slot(var)))
+            else:
+                layout.append((False, len(extra)))
+                extra.append(c)
+        out_slots = [slot(v) for v in assigned]
+        self.variables = variables
+        self.extra = extra
+        jaxpr = closed.jaxpr
+
+        def body(carry, batch, extra_consts):
+            consts = [carry[i] if is_var else extra_consts[i] for is_var, i in layout]
+            outs = jax.core.eval_jaxpr(jaxpr, consts, *jax.tree_util.tree_leaves(batch))
+            new = list(carry)
+            for i, val in zip(out_slots, outs[n_out:]):
+                new[i] = val
+            return new, jax.tree_util.tree_unflatten(out_tree, outs[:n_out])
+
+        self.body = body
 
 
 class StepEngine:
@@ -37,99 +77,70 @@ class StepEngine:
         self.collect = collect_outputs
         self.name = name
         self._programs = {}
-        self._variables = {}
+        self._steps = {}
         self._data_keys = {}
 
-    # ---- discovery -------------------------------------------------------------------
-    def _discover(self, batch_struct):
-        """The variables one step touches. A step that creates trainable
-        weights while it runs (a model built on its first call) may have read
-        its variable lists before they existed: probe again until stable."""
-        previous = None
+    # ---- tracing ---------------------------------------------------------------------
+    def _trace(self, batch_struct):
+        """Trace the Python step once for this batch signature. A step that
+        creates trainable weights while it runs (a model built on its first
+        call) may have read its variable lists before they existed: then it is
+        traced again."""
+        key = _spec_key(batch_struct)
+        step = self._steps.get(key)
+        if step is not None:
+            return step
         for _ in range(4):
-            found, created_trainable = self._probe(batch_struct)
-            ids = [id(v) for v in found]
-            if not created_trainable or ids == previous:
-                return found
-            previous = ids
-        return found
+            info = {}
 
-    def _probe(self, batch_struct):
-        found = {}
-        created = []
+            def traced(batch):
+                scope = StateScope(discover=True)
+                with scope:
+                    out = self.step_fn(batch)
+                leaves, tree = jax.tree_util.tree_flatten(out)
+                assigned = scope.assigned_items()
+                info.update(tree=tree, n=len(leaves), assigned=[v for v, _ in assigned],
+                            discovered=list(scope.discovered.values()),
+                            created=list(scope.created))
+                return leaves + [val for _, val in assigned]
 
-        def probe(batch):
-            scope = StateScope(discover=True)
-            with scope:
-                out = self.step_fn(batch)
-            for var, _ in scope.discovered.values():
-                found.setdefault(id(var), var)
-            for var, _ in scope.assigned.values():
-                found.setdefault(id(var), var)
-            created.extend(scope.created)
-            return out
-
-        jax.eval_shape(probe, batch_struct)
-        return list(found.values()), any(v.trainable for v in created)
-
-    def _body(self, variables):
-        var_ids = {id(v) for v in variables}
-        step = pure(self.step_fn, variables)
-        name = self.name
-
-        def body(carry, batch):
-            out, new = step(carry, batch)
-            stray = [v.path for k, (v, _) in step.last_scope.assigned.items() if k not in var_ids]
-            if stray:
-                raise ValueError(
-                    f"The {name} step assigned Variables {stray} that it did not touch when "
-                    "it was first traced; a step must touch the same variables every call.")
-            return new, out
-
-        return body
+            closed = jax.make_jaxpr(traced)(batch_struct)
+            if not any(v.trainable for v in info["created"]):
+                break
+        step = _TracedStep(closed, info["tree"], info["n"], info["assigned"], info["discovered"])
+        self._steps[key] = step
+        return step
 
     def _build(self, key, batch_struct, k, gather):
-        skey = _spec_key(batch_struct)
-        variables = self._variables.get(skey)
-        if variables is None:
-            variables = self._discover(batch_struct)
-            self._variables[skey] = variables
-        body = self._body(variables)
+        step = self._trace(batch_struct)
+        body = step.body
         collect = self.collect
 
-        def run_scan(carry, batches):
+        def loop(carry, xs, extra, get_batch):
+            def one(carry, x):
+                return body(carry, get_batch(x), extra)
+
             if k == 1:
                 # one step: no loop in the program (compiles faster)
-                carry, outs = body(carry, jax.tree_util.tree_map(lambda a: a[0], batches))
+                carry, outs = one(carry, jax.tree_util.tree_map(lambda a: a[0], xs))
                 if collect:
                     outs = jax.tree_util.tree_map(lambda o: o[None], outs)
                 return carry, outs
-            carry, outs = jax.lax.scan(body, carry, batches)
+            carry, outs = jax.lax.scan(one, carry, xs)
             if not collect:
                 outs = jax.tree_util.tree_map(lambda o: o[-1], outs)
             return carry, outs
 
         if gather:
-            def program(carry, data, idx):
+            def program(carry, extra, data, idx):
                 # gather each step's batch inside the loop (no k-batch copy)
-                def gbody(carry, idx_row):
-                    batch = jax.tree_util.tree_map(lambda a: jnp.take(a, idx_row, axis=0), data)
-                    return body(carry, batch)
-
-                if k == 1:
-                    carry, outs = gbody(carry, idx[0])
-                    if collect:
-                        outs = jax.tree_util.tree_map(lambda o: o[None], outs)
-                    return carry, outs
-                carry, outs = jax.lax.scan(gbody, carry, idx)
-                if not collect:
-                    outs = jax.tree_util.tree_map(lambda o: o[-1], outs)
-                return carry, outs
+                return loop(carry, idx, extra, lambda row: jax.tree_util.tree_map(
+                    lambda a: jnp.take(a, row, axis=0), data))
         else:
-            def program(carry, batches):
-                return run_scan(carry, batches)
+            def program(carry, extra, batches):
+                return loop(carry, batches, extra, lambda b: b)
 
-        prog = _Program(jax.jit(program, donate_argnums=(0,)), variables, k)
+        prog = _Program(jax.jit(program, donate_argnums=(0,)), step.variables, k, step.extra)
         self._programs[key] = prog
         return prog
 
@@ -164,7 +175,7 @@ class StepEngine:
             prog = self._build(key, batch_struct, k, gather=True)
         if idx.dtype != np.int32:
             idx = idx.astype(np.int32)
-        new_vals, out = prog.fn(self._carry(prog.variables), data, idx)
+        new_vals, out = prog.fn(self._carry(prog.variables), prog.extra, data, idx)
         self._finish(prog, new_vals)
         return out
 
@@ -178,7 +189,7 @@ class StepEngine:
         prog = self._programs.get(key)
         if prog is None:
             prog = self._build(key, batch_struct, k, gather=False)
-        new_vals, out = prog.fn(self._carry(prog.variables), batches)
+        new_vals, out = prog.fn(self._carry(prog.variables), prog.extra, batches)
         self._finish(prog, new_vals)
         return out
 
