@@ -16,11 +16,13 @@ from kerax import models  # noqa: F401
 from kerax import datasets  # noqa: F401
 from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
 from kerax.models import Model, Sequential  # noqa: F401
+from kerax.losses import Loss  # noqa: F401
+from kerax.metrics import Metric  # noqa: F401
 
 
 def __getattr__(name):
     # Lazily imported submodules (they pull in optional or heavier pieces).
-    if name == "callbacks":
+    if name in ("callbacks", "export", "mixed_precision"):
         import importlib
-        return importlib.import_module("kerax.callbacks")
+        return importlib.import_module(f"kerax.{name}")
     raise AttributeError(f"module 'kerax' has no attribute {name!r}")
