@@ -164,11 +164,11 @@ class MultiHeadAttention(Layer):
                     f"Layer {self.name!r} (MultiHeadAttention) expects `{arg}` of rank 3 or "
                     f"more with a known last dimension, got shape {shape}.")
         rank = len(query_shape)
-        self._query_dense = self._proj(query_shape, self._key_dim, "query")
-        self._key_dense = self._proj(key_shape, self._key_dim, "key")
+        self.query_dense = self._proj(query_shape, self._key_dim, "query")
+        self.key_dense = self._proj(key_shape, self._key_dim, "key")
         if self._use_gate:
             self._gate_dense = self._proj(query_shape, self._value_dim, "gate", "sigmoid")
-        self._value_dense = self._proj(value_shape, self._value_dim, "value")
+        self.value_dense = self._proj(value_shape, self._value_dim, "value")
         proj_rank = rank + 1
         if self._attention_axes is None:
             axes = tuple(range(1, proj_rank - 2))
@@ -179,18 +179,20 @@ class MultiHeadAttention(Layer):
         self._norm_axes = tuple(range(scores_rank - len(axes), scores_rank))
         out_shape = self._output_shape or (query_shape[-1],)
         eq, bias_axes = _projection_equation(proj_rank, 2, len(out_shape))
-        self._output_dense = EinsumDense(
+        self.output_dense = EinsumDense(
             eq, output_shape=[None] * (rank - 2) + list(out_shape),
             bias_axes=bias_axes if self._use_bias else None, name="attention_output",
             **self._sublayer_kwargs())
-        self._output_dense.build(query_shape[:-1] + (self._num_heads, self._value_dim))
-        object.__setattr__(self._output_dense, "built", True)
+        self.output_dense.build(query_shape[:-1] + (self._num_heads, self._value_dim))
+        object.__setattr__(self.output_dense, "built", True)
         self.built = True
 
-    query_dense = property(lambda self: self._query_dense)
-    key_dense = property(lambda self: self._key_dense)
-    value_dense = property(lambda self: self._value_dense)
-    output_dense = property(lambda self: self._output_dense)
+    # The sublayers live under Keras' public names (its weights-file groups);
+    # the underscored names are aliases.
+    _query_dense = property(lambda self: self.query_dense)
+    _key_dense = property(lambda self: self.key_dense)
+    _value_dense = property(lambda self: self.value_dense)
+    _output_dense = property(lambda self: self.output_dense)
 
     def _causal_mask(self, query, value):
         t, s = query.shape[1], value.shape[1]
@@ -243,19 +245,19 @@ class MultiHeadAttention(Layer):
              use_causal_mask=False):
         if key is None:
             key = value
-        if not hasattr(self, "_query_dense"):
+        if "query_dense" not in self.__dict__:
             self.build(query.shape, value.shape, key.shape)
         attention_mask = self._compute_attention_mask(
             query, value, query_mask=query_mask, value_mask=value_mask, key_mask=key_mask,
             attention_mask=attention_mask, use_causal_mask=use_causal_mask)
         gate = self._gate_dense(query) if self._use_gate else None
-        q = self._query_dense(query)
-        k = self._key_dense(key)
-        v = self._value_dense(value)
+        q = self.query_dense(query)
+        k = self.key_dense(key)
+        v = self.value_dense(value)
         out, scores = self._compute_attention(q, k, v, attention_mask, training)
         if gate is not None:
             out = out * gate
-        out = self._output_dense(out)
+        out = self.output_dense(out)
         if return_attention_scores:
             return out, scores
         return out

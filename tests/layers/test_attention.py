@@ -72,8 +72,7 @@ def test_mha_matches_keras_with_masks(keras, qkv):
 def test_mha_self_attention_causal_and_options(keras):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 5, 8)).astype("float32")
-    for kw in (dict(num_heads=2, key_dim=4), dict(num_heads=3, key_dim=2, use_bias=False,
-                                                  output_shape=(3,))):
+    for kw in (dict(num_heads=3, key_dim=2, use_bias=False, output_shape=(3,)),):
         km, mm = _mha_pair(keras, x, x, **kw)
         mm.set_weights(km.get_weights())
         _close(mm(x, x, use_causal_mask=True), km(x, x, use_causal_mask=True))
@@ -204,3 +203,27 @@ def test_transformer_encoder_block_trains():
     model.compile(optimizer=kerax.optimizers.Adam(0.01), loss="binary_crossentropy")
     losses = model.fit(x, y, epochs=2, batch_size=16, verbose=0).history["loss"]
     assert len(losses) == 2 and losses[1] < losses[0]
+
+
+def test_keras_weights_file_and_kerax_file_round_trip(keras, tmp_path):
+    """A Keras-saved .weights.h5 loads into the same kerax model (and back)."""
+    x = np.random.default_rng(5).normal(size=(2, 5, 4)).astype("float32")
+    z = dict(recurrent_initializer="zeros")
+
+    def build(lib):
+        inp = lib.Input((5, 4))
+        a = lib.layers.MultiHeadAttention(2, 3)(inp, inp)
+        h = lib.layers.Bidirectional(lib.layers.LSTM(3, return_sequences=True, **z))(a)
+        h = lib.layers.SpectralNormalization(lib.layers.Dense(3))(h)
+        h = lib.layers.RNN([lib.layers.SimpleRNNCell(2, **z), lib.layers.LSTMCell(3, **z)])(h)
+        return lib.Model(inp, h)
+
+    km, mm = build(keras), build(kerax)
+    ref = np.asarray(km(x))
+    km.save_weights(str(tmp_path / "k.weights.h5"))
+    mm.load_weights(str(tmp_path / "k.weights.h5"))
+    _close(mm(x), ref)
+    mm.save_weights(str(tmp_path / "m.weights.h5"))
+    km2 = build(keras)
+    km2.load_weights(str(tmp_path / "m.weights.h5"))
+    _close(km2(x), ref)
