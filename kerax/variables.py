@@ -82,7 +82,8 @@ class StateScope:
             if id(const) in self._const_ids:
                 # Another variable holds the very same buffer: give this one its
                 # own, so each input of the compiled program maps to one variable.
-                const = jax.device_put(np.array(const))
+                with jax.ensure_compile_time_eval():
+                    const = jax.device_put(np.array(const))
             self._const_ids.add(id(const))
             entry = self.discovered[key] = (var, const)
         # Stage a copy so the read is part of the trace (never a baked-in
