@@ -40,3 +40,4 @@ from kerax.layers.spatial_dropout import (  # noqa: F401
     SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from kerax.layers.categorical import (  # noqa: F401
     CategoryEncoding, Discretization, HashedCrossing, IntegerLookup)
+from kerax.layers.jax_layer import FlaxLayer, JaxLayer  # noqa: F401
