@@ -139,19 +139,17 @@ def _is_shape(x):
 
 
 def _example_inputs(shapes, dtypes):
-    """Ones of the build shape(s) (batch 1 where unknown), in the inputs' dtypes."""
+    """Ones of the build shape(s) (batch 1 where unknown), in the inputs' dtypes
+    (float32 where unknown)."""
     if _is_shape(shapes):
-        dtype = dtypes if isinstance(dtypes, (str, np.dtype)) else None
-        return _ones_like_spec(shapes, dtype or "float32")
+        return _ones_like_spec(shapes, dtypes if isinstance(dtypes, str) else "float32")
     if isinstance(shapes, dict):
         d = dtypes if isinstance(dtypes, dict) else {}
         return {k: _example_inputs(v, d.get(k)) for k, v in shapes.items()}
     if isinstance(shapes, (list, tuple)):
-        d = dtypes if isinstance(dtypes, (list, tuple)) and len(dtypes) == len(shapes) \
+        d = list(dtypes) if isinstance(dtypes, (list, tuple)) and len(dtypes) == len(shapes) \
             else [None] * len(shapes)
-        return type(shapes)(_example_inputs(s, t) for s, t in zip(shapes, d)) \
-            if isinstance(shapes, list) else tuple(
-                _example_inputs(s, t) for s, t in zip(shapes, d))
+        return [_example_inputs(s, t) for s, t in zip(shapes, d)]
     raise ValueError(f"Cannot make an example input for the build shape {shapes!r}.")
 
 
