@@ -244,6 +244,9 @@ class Variable:
                 f"Variable {name!r}: initial value has shape {tuple(value.shape)}, "
                 f"expected {tuple(shape)}.")
         self._value = value
+        # True when the buffer may also be held by the caller (an array passed
+        # in as is): fit copies such buffers once before donating them.
+        self._shared = value is initial_value
         scope = current_scope()
         if scope is not None:
             for s in _stack():
@@ -352,6 +355,7 @@ class Variable:
         return value
 
     def assign(self, value):
+        original = value
         value = self._check_value(value)
         stack = getattr(_local, "stack", None)
         if stack:
@@ -367,6 +371,7 @@ class Variable:
                     "`kerax.variables.pure` to get a pure function of the values.")
             if isinstance(value, np.ndarray):
                 value = jnp.asarray(value)
+            self._shared = value is original
             self._value = value
         return self
 

@@ -146,13 +146,17 @@ class StepEngine:
 
     # ---- running ---------------------------------------------------------------------------
     def _carry(self, variables):
-        vals = [v._value for v in variables]
+        """The state values to pass (and donate): buffers the caller may also
+        hold, or that two variables share, are copied first."""
+        vals = []
         seen = set()
-        for i, val in enumerate(vals):
-            if id(val) in seen:
-                vals[i] = jnp.array(val, copy=True)
-                variables[i]._value = vals[i]
+        for var in variables:
+            val = var._value
+            if var._shared or id(val) in seen:
+                val = var._value = jnp.array(val, copy=True)
+                var._shared = False
             seen.add(id(val))
+            vals.append(val)
         return vals
 
     def _finish(self, prog, new_vals):

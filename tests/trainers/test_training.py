@@ -414,3 +414,16 @@ def test_bad_inputs(housing):
 
     with pytest.raises(ValueError, match="varying structure"):
         model.fit(varying(), verbose=0)
+
+
+def test_fit_does_not_invalidate_arrays_the_user_assigned():
+    model = kerax.Sequential([kerax.Input((3,)), Dense(2)])
+    w = jnp.ones((3, 2))
+    model.layers[0].kernel.assign(w)
+    b = jnp.zeros(2)
+    model.layers[0].bias.assign(b)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((8, 3), np.float32), np.ones((8, 2), np.float32), verbose=0)
+    np.testing.assert_array_equal(np.asarray(w + 1), np.full((3, 2), 2.0))
+    np.testing.assert_array_equal(np.asarray(b), np.zeros(2))
+    assert not np.allclose(model.layers[0].kernel.numpy(), 1.0)  # it did train
