@@ -424,12 +424,12 @@ class Orthogonal(RandomInitializer):
         with jax.ensure_compile_time_eval():
             a = _random.normal((max(rows, cols), min(rows, cols)), dtype="float32",
                                seed=self.seed)
-            q, r = jnp.linalg.qr(a)
-            d = jnp.diagonal(r)
-            q = q * jnp.where(d < 0, -1.0, 1.0)  # unique, uniformly distributed Q
-            if rows < cols:
-                q = q.T
-            return (self.gain * q).reshape(shape).astype(dtype)
+        # QR on the host: an XLA QR compiles for seconds per new shape.
+        q, r = np.linalg.qr(np.asarray(a, np.float64))
+        q = q * np.where(np.diagonal(r) < 0, -1.0, 1.0)  # unique, uniformly distributed Q
+        if rows < cols:
+            q = q.T
+        return jnp.asarray((self.gain * q).reshape(shape), dtype=dtype)
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain}
