@@ -36,6 +36,14 @@ def _auto_name(cls):
     return base if n == 0 else f"{base}_{n}"
 
 
+def _outside_traces():
+    from jax._src import core as _core  # no public equivalent
+    try:
+        return _core.trace_state_clean()
+    except Exception:  # pragma: no cover - older/newer JAX
+        return False
+
+
 def _concrete(var):
     """The concrete value of `var` (its stored one when read inside a trace)."""
     return var._value
@@ -147,6 +155,7 @@ class Optimizer:
                 # a host round trip avoids compiling a copy per shape.)
                 value = jax.device_put(np.array(value))
             var = Variable(value, shape=shape, dtype=dtype, trainable=False, name=name)
+        var._shared = False  # the optimizer made this buffer itself
         var._path = f"{self.name}/{name}"
         self._variables.append(var)
         return var
@@ -309,12 +318,15 @@ class Optimizer:
                                   for v in var_list]
         tx = self._transform(0.0)
         if tx is not None:
-            with jax.ensure_compile_time_eval():
-                params = [jnp.asarray(_concrete(v)) for v in var_list]
+            params = [jnp.asarray(_concrete(v)) for v in var_list]
+            if _outside_traces():
                 # one compiled init for all slots (not one small program per
                 # shape), and every state leaf gets its own buffer
                 state = jax.jit(tx.init)(params)
-                leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(state)
+            else:  # built on the first call of a compiled step: stay concrete
+                with jax.ensure_compile_time_eval():
+                    state = tx.init(params)
+            leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(state)
             owners = _state_owners(tx, state, len(var_list))
             self._state_treedef = treedef
             self._state_owners = owners

@@ -395,6 +395,7 @@ class Trainer:
             else:
                 val_data = da.make_data(validation_data, steps=validation_steps)
         self._check_first_batch(data)
+        self._build_for(data)
         callbacks = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                  model=self, verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
@@ -414,7 +415,7 @@ class Trainer:
                     "epoch); stopping. Pass an iterable that can be re-iterated or set "
                     "steps_per_epoch.")
                 break
-            epoch_logs = _to_float_logs(self.get_metrics_result())
+            epoch_logs = self._epoch_logs(logs)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_data(val_data, callbacks=None, steps=validation_steps)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -424,6 +425,25 @@ class Trainer:
         callbacks.on_train_end(epoch_logs)
         return self.history
 
+    def _build_for(self, data):
+        """Build the model (abstractly, with jax.eval_shape) and the optimizer's
+        slots before the step is traced, so neither happens inside the trace."""
+        from kerax.variables import StateScope
+        x, _, _ = da.unpack_x_y_sample_weight(data.first_batch())
+        if not all(l.built for l in self._flatten_layers()):
+            spec = jax.tree_util.tree_map(
+                lambda a: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype
+                                               if not hasattr(a, "dtype") else a.dtype), x)
+
+            def forward(xs):
+                with StateScope():
+                    return self(xs, training=False)
+
+            jax.eval_shape(forward, spec)
+        opt = getattr(self, "optimizer", None)
+        if opt is not None and not opt.built and self.trainable_variables:
+            opt.build(self.trainable_variables)
+
     def _check_first_batch(self, data):
         """Fail early with a clear message when data and model cannot fit."""
         first = data.first_batch()
@@ -432,6 +452,18 @@ class Trainer:
             raise ValueError(
                 "fit/evaluate: the model was compiled with a loss but no targets `y` were "
                 "given (x only).")
+
+    def _epoch_logs(self, step_logs):
+        """The logs the last step returned (the metrics' results after it,
+        computed inside the compiled program), as floats. Falls back to the
+        metrics themselves when the step returned something else (Keras' rule)."""
+        names = self.metrics_names
+        if isinstance(step_logs, dict) and step_logs and set(step_logs) >= set(names):
+            # compiled outputs come back with sorted keys: restore metric order
+            order = [k for k in names if k in step_logs] + [
+                k for k in step_logs if k not in names]
+            return _to_float_logs({k: step_logs[k] for k in order})
+        return _to_float_logs(self.get_metrics_result())
 
     # ---- state for BackupAndRestore ----------------------------------------------
     def _state_variables(self):
@@ -473,7 +505,7 @@ class Trainer:
         logs = self._run_epoch("test", data, callbacks, np.random.default_rng(0), steps)
         if logs is None:
             raise ValueError("evaluate: the dataset is empty (no batches).")
-        logs = _to_float_logs(self.get_metrics_result())
+        logs = self._epoch_logs(logs)
         callbacks.on_test_end(logs)
         return logs
 

@@ -427,3 +427,15 @@ def test_fit_does_not_invalidate_arrays_the_user_assigned():
     np.testing.assert_array_equal(np.asarray(w + 1), np.full((3, 2), 2.0))
     np.testing.assert_array_equal(np.asarray(b), np.zeros(2))
     assert not np.allclose(model.layers[0].kernel.numpy(), 1.0)  # it did train
+
+
+def test_evaluate_list_follows_metrics_names_order(housing):
+    X, y, _, _ = housing
+    model = _regressor(11)
+    model.compile(loss="mse", optimizer="sgd", metrics=["mae"])
+    model.fit(X[:64], y[:64], verbose=0)
+    assert model.metrics_names == ["loss", "mae"]
+    loss, mae = model.evaluate(X[:64], y[:64], verbose=0)
+    pred = model.predict(X[:64], verbose=0)
+    np.testing.assert_allclose(loss, np.mean((pred - y[:64]) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(mae, np.mean(np.abs(pred - y[:64])), rtol=1e-5)
