@@ -624,6 +624,10 @@ def _auto_k(per_step_seconds, n_steps, target=0.2):
     """Steps per dispatch so that one dispatch takes about `target` seconds.
     Prefers a divisor of the epoch's full batches (no second program for a
     remainder) unless that is much smaller than the target."""
+    if per_step_seconds > 2e-3:
+        # dispatch overhead (~50 us) is negligible next to the step, and on CPU
+        # a loop over a large model's state can cost more than it saves
+        return 1
     want = max(1, min(int(target / max(per_step_seconds, 1e-7)), max(1, n_steps)))
     best = max(d for d in range(1, want + 1) if n_steps % d == 0) if n_steps else 1
     return best if best * 4 >= want else want
