@@ -86,29 +86,39 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no truth value.")
 
-    # Arithmetic on symbolic tensors records an op node.
-    def _op(self, fn, name, *others):
-        from kerax.layers.core import OpLambda
-        return OpLambda(fn, name=unique_name(name))(self, *others)
+    # Arithmetic on symbolic tensors records an op node (saved as Keras does).
+    def _op(self, op, *args):
+        from kerax.layers.op_nodes import OP_NODES
+        return OP_NODES[op](name=unique_name(to_snake_case(op)))(*args)
 
 
-def _binop(name, fn):
+_OPS = {"__add__": ("Add", False), "__radd__": ("Add", True),
+        "__sub__": ("Subtract", False), "__rsub__": ("Subtract", True),
+        "__mul__": ("Multiply", False), "__rmul__": ("Multiply", True),
+        "__truediv__": ("TrueDivide", False), "__rtruediv__": ("TrueDivide", True),
+        "__pow__": ("Power", False), "__matmul__": ("Matmul", False),
+        "__rmatmul__": ("Matmul", True), "__lt__": ("Less", False), "__le__": ("LessEqual", False),
+        "__gt__": ("Greater", False), "__ge__": ("GreaterEqual", False)}
+
+
+def _binop(op, reflected):
     def method(self, other):
-        return self._op(fn, name, other)
+        return self._op(op, other, self) if reflected else self._op(op, self, other)
     return method
 
 
-for _n, _f in {
-    "__add__": lambda a, b: a + b, "__radd__": lambda a, b: b + a,
-    "__sub__": lambda a, b: a - b, "__rsub__": lambda a, b: b - a,
-    "__mul__": lambda a, b: a * b, "__rmul__": lambda a, b: b * a,
-    "__truediv__": lambda a, b: a / b, "__rtruediv__": lambda a, b: b / a,
-    "__pow__": lambda a, b: a ** b, "__matmul__": lambda a, b: a @ b,
-    "__rmatmul__": lambda a, b: b @ a,
-}.items():
-    setattr(KerasTensor, _n, _binop(_n.strip("_"), _f))
-KerasTensor.__neg__ = lambda self: self._op(lambda a: -a, "neg")
-KerasTensor.__getitem__ = lambda self, key: self._op(lambda a: a[key], "getitem")
+for _n, (_op_name, _refl) in _OPS.items():
+    setattr(KerasTensor, _n, _binop(_op_name, _refl))
+KerasTensor.__neg__ = lambda self: self._op("Negative", self)
+KerasTensor.__abs__ = lambda self: self._op("Absolute", self)
+
+
+def _getitem(self, key):
+    from kerax.layers.core import OpLambda
+    return OpLambda(lambda a: a[key], name=unique_name("getitem"))(self)
+
+
+KerasTensor.__getitem__ = _getitem
 
 
 def any_symbolic(*args, **kwargs):

@@ -1,0 +1,57 @@
+"""Keras ops recorded as nodes of a functional graph.
+
+Keras 3 records an op applied to symbolic tensors (`x + 1`, `ops.not_equal(x, 0)`
+for an Embedding mask, ...) as a node whose class is the op, under module
+`keras.src.ops.*`. kerax records its own symbolic arithmetic the same way, so such
+graphs save, load and move between kerax and Keras. Only the fixed list of ops
+below is known: a file naming any other op is refused like any unknown class.
+"""
+import jax.numpy as jnp
+
+from kerax.layers.layer import Layer
+from kerax.saving.object_registration import register_builtin
+
+__all__ = ["OpNode", "OP_NODES"]
+
+
+class OpNode(Layer):
+    """A layer that applies one fixed op to its arguments."""
+
+    fn = None
+
+    def call(self, *args, **kwargs):
+        kwargs.pop("training", None)
+        kwargs.pop("mask", None)
+        return type(self).fn(*args, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def get_build_config(self):
+        return None  # ops have no build step (Keras' op objects have none)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(name=config.get("name"))
+
+
+_NUMPY_OPS = {
+    "Add": jnp.add, "Subtract": jnp.subtract, "Multiply": jnp.multiply,
+    "Divide": jnp.divide, "TrueDivide": jnp.true_divide, "Power": jnp.power,
+    "Negative": jnp.negative, "Abs": jnp.abs, "Absolute": jnp.abs, "Square": jnp.square,
+    "Sqrt": jnp.sqrt, "Exp": jnp.exp, "Log": jnp.log, "Matmul": jnp.matmul,
+    "Equal": jnp.equal, "NotEqual": jnp.not_equal, "Greater": jnp.greater,
+    "GreaterEqual": jnp.greater_equal, "Less": jnp.less, "LessEqual": jnp.less_equal,
+    "LogicalAnd": jnp.logical_and, "LogicalOr": jnp.logical_or,
+    "LogicalNot": jnp.logical_not, "Maximum": jnp.maximum, "Minimum": jnp.minimum,
+    "Sum": jnp.sum, "Mean": jnp.mean, "Max": jnp.max, "Min": jnp.min,
+    "Any": jnp.any, "All": jnp.all, "ExpandDims": jnp.expand_dims, "Squeeze": jnp.squeeze,
+    "Transpose": jnp.transpose,
+}
+
+OP_NODES = {}
+for _name, _fn in _NUMPY_OPS.items():
+    _cls = type(_name, (OpNode,), {"fn": staticmethod(_fn), "__module__": __name__,
+                                   "__doc__": f"The `{_fn.__name__}` op as a graph node."})
+    register_builtin("keras.src.ops.numpy", name=_name)(_cls)
+    OP_NODES[_name] = _cls
