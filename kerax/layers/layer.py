@@ -713,7 +713,6 @@ class Layer:
 
     # ---- symbolic (functional API) -------------------------------------------------
     def _symbolic_call(self, args, kwargs):
-        kwargs.pop("training", None) if False else None
         self._maybe_build(args, kwargs)
         out_spec = self.compute_output_spec(*args, **kwargs)
         counter = iter(range(10**9))

@@ -616,7 +616,7 @@ def _validate_names(loss, metrics, weighted_metrics):
 
 
 def _spec(batch):
-    return da.jax.tree_util.tree_structure(batch), tuple(
+    return jax.tree_util.tree_structure(batch), tuple(
         (tuple(np.shape(l)), str(np.asarray(l).dtype)) for l in jax.tree_util.tree_leaves(batch))
 
 
