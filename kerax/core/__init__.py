@@ -1,0 +1,1 @@
+"""The state core of kerax: imports only jax, numpy and the standard library."""
