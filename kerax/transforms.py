@@ -16,7 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax.variables import StateScope, Variable, _stack, current_scope, is_tracer
+from kerax.core.scope import StateScope, current_scope, is_tracer
+from kerax.core.scope import scopes as _stack
+from kerax.core.trace import trace as core_trace
+from kerax.core.variable import Variable
 
 __all__ = ["function", "grad", "value_and_grad", "KeraxFunction"]
 
@@ -27,21 +30,6 @@ def _is_var(x):
 
 def _is_arraylike(x):
     return isinstance(x, (jax.Array, np.ndarray, np.generic)) or is_tracer(x)
-
-
-class _Trace:
-    """One traced signature: the recorded program and how to feed it."""
-
-    def __init__(self, jitted, in_vars, extra_consts, out_tree, n_user_out,
-                 assigned_vars, loss_owners, jaxpr):
-        self.jitted = jitted
-        self.in_vars = in_vars
-        self.extra_consts = extra_consts
-        self.out_tree = out_tree
-        self.n_user_out = n_user_out
-        self.assigned_vars = assigned_vars
-        self.loss_owners = loss_owners
-        self.jaxpr = jaxpr
 
 
 class KeraxFunction:
@@ -151,76 +139,33 @@ class KeraxFunction:
             trace = self._trace(key, leaves, treedef, dyn)
         return self._run(trace, dyn)
 
-    def _run(self, trace, dyn):
+    def _run(self, program, dyn):
         arrays = [d for d in dyn if d is not None]
         if len(arrays) == len(dyn):
             arrays = list(dyn)
-        var_vals = [v._value for v in trace.in_vars]
-        outs = trace.jitted(var_vals, trace.extra_consts, arrays)
-        n = trace.n_user_out
-        user, rest = outs[:n], outs[n:]
-        n_assigned = len(trace.assigned_vars)
-        for var, val in zip(trace.assigned_vars, rest[:n_assigned]):
-            var._value = val
-        if trace.loss_owners:
-            _store_losses(trace.loss_owners, rest[n_assigned:])
-        return jax.tree_util.tree_unflatten(trace.out_tree, user)
+        out, new_values, losses = program.jitted(program.values(), program.consts, arrays)
+        program.write_back(new_values)
+        if program.loss_owners:
+            _store_losses(program.loss_owners, losses)
+        return program.unflatten(out)
 
     def _trace(self, key, leaves, treedef, dyn):
-        is_first = self.trace_count == 0
-        state = {}
+        static_kw = dict(key[2])
 
-        def body(arrays):
+        def flat_fn(*arrays):
             it = iter(arrays)
             full = [next(it) if d is not None and not _is_var(leaf) else leaf
                     for leaf, d in zip(leaves, dyn)]
             args, kwargs = jax.tree_util.tree_unflatten(treedef, full)
-            static_kw = dict(key[2])
-            scope = StateScope(discover=True)
-            with scope:
-                out = self._fn(*args, **kwargs, **static_kw)
-            if scope.created and not is_first:
-                names = ", ".join(repr(v.path) for v in scope.created[:5])
-                raise ValueError(
-                    f"kerax.function {getattr(self._fn, '__name__', '')!r} created new "
-                    f"Variables ({names}) on a trace that is not its first. As with "
-                    "tf.function, variables may only be created on the first call: "
-                    "create them in __init__/build, or build the layers before "
-                    "calling the compiled function with a new input signature.")
-            out_leaves, out_tree = jax.tree_util.tree_flatten(out, is_leaf=_is_var)
-            out_leaves = [x.value if _is_var(x) else x for x in out_leaves]
-            assigned = scope.assigned_items()
-            state.update(scope=scope, out_tree=out_tree, n_out=len(out_leaves),
-                         assigned=[v for v, _ in assigned],
-                         loss_owners=[o for o, _ in scope.losses])
-            return (list(out_leaves) + [val for _, val in assigned]
-                    + [val for _, val in scope.losses])
+            return self._fn(*args, **kwargs, **static_kw)
 
         arrays = [d for d, leaf in zip(dyn, leaves) if d is not None and not _is_var(leaf)]
-        closed = jax.make_jaxpr(body)(arrays)
+        program = core_trace(flat_fn, arrays, allow_create=not self._traces,
+                             name=getattr(self._fn, "__name__", None))
         self.trace_count += 1
-        scope = state["scope"]
-        by_const = {id(c): var for var, c in scope.discovered.values()}
-        in_vars, extra, layout = [], [], []
-        for c in closed.consts:
-            var = by_const.get(id(c))
-            if var is not None:
-                layout.append(("v", len(in_vars)))
-                in_vars.append(var)
-            else:
-                layout.append(("c", len(extra)))
-                extra.append(c)
-        jaxpr = closed.jaxpr
-
-        def run(var_vals, extra_consts, arrays):
-            consts = [var_vals[i] if kind == "v" else extra_consts[i] for kind, i in layout]
-            return jax.core.eval_jaxpr(jaxpr, consts, *arrays)
-
-        jitted = jax.jit(run, donate_argnums=(0,) if self._donate else ())
-        trace = _Trace(jitted, in_vars, extra, state["out_tree"], state["n_out"],
-                       state["assigned"], state["loss_owners"], closed)
-        self._traces[key] = trace
-        return trace
+        program.jitted = jax.jit(program.run, donate_argnums=(0,) if self._donate else ())
+        self._traces[key] = program
+        return program
 
     # ---- inspection ------------------------------------------------------------
     def _trace_for(self, args, kwargs):
@@ -236,9 +181,9 @@ class KeraxFunction:
 
     def lower(self, *args, **kwargs):
         """The `jax.stages.Lowered` program for these arguments."""
-        trace, dyn = self._trace_for(args, kwargs)
-        return trace.jitted.lower([v._value for v in trace.in_vars], trace.extra_consts,
-                                  [d for d in dyn if d is not None])
+        program, dyn = self._trace_for(args, kwargs)
+        return program.jitted.lower(program.values(), program.consts,
+                                    [d for d in dyn if d is not None])
 
     def get_stablehlo(self, *args, **kwargs):
         """The lowered StableHLO text, the analogue of a concrete function's graph."""
@@ -246,7 +191,7 @@ class KeraxFunction:
 
     def get_variables(self, *args, **kwargs):
         """The Variables the traced program reads for these arguments."""
-        return list(self._trace_for(args, kwargs)[0].in_vars)
+        return list(self._trace_for(args, kwargs)[0].read_variables)
 
     def __repr__(self):
         return f"<kerax.function {getattr(self._fn, '__name__', self._fn)!r} traces={self.trace_count}>"
@@ -281,12 +226,24 @@ def function(fn=None, *, jit_compile=True, static_argnames=None, reduce_retracin
     as if it ran eagerly. It is traced once per new input signature (array
     shapes/dtypes, the values of Python arguments, the structure of nested
     arguments and the values of `static_argnames`); a `print` inside runs once
-    per trace. Variables may be created on the first call only.
+    per trace. Variables may be created on the first call only; a first call
+    that creates variables (a model built on its first call, optimizer slots)
+    runs the Python body a second time once they exist (`trace_count` counts
+    input signatures), so the compiled program sees every variable.
+
+    `reduce_retracing=True` (tf.function's shape relaxation) is not available:
+    XLA compiles static shapes; pad inputs to a few fixed sizes instead.
 
     Works as `@kerax.function`, `@kerax.function(jit_compile=False)`, and on
     methods (one cache per instance). `f.trace_count`, `f.get_jaxpr(*args)`,
     `f.lower(*args)` and `f.get_stablehlo(*args)` expose the compiled program.
     """
+    if reduce_retracing:
+        raise NotImplementedError(
+            "kerax.function(reduce_retracing=True): XLA compiles one program per input "
+            "shape, so shapes cannot be relaxed as in tf.function. Pad or bucket the "
+            "inputs to a few fixed shapes, or mark Python arguments `static_argnames`.")
+
     def wrap(f):
         return KeraxFunction(f, jit_compile=jit_compile, static_argnames=static_argnames,
                              donate_variables=donate_variables)

@@ -197,9 +197,20 @@ def test_variables_created_on_first_call_only():
     def make_each_time(x):
         return kerax.Variable(np.ones(x.shape, np.float32)).value + x
 
-    make_each_time(jnp.ones(2))
+    # As tf.function: the first call traces again once its variables exist,
+    # and a second creation is refused there.
     with pytest.raises(ValueError, match="first"):
-        make_each_time(jnp.ones(3))
+        make_each_time(jnp.ones(2))
+
+    @kerax.function
+    def make_on_new_shape(x):
+        if x.shape[0] == 3:
+            holder[3] = kerax.Variable(np.ones(3, np.float32))
+        return x
+
+    make_on_new_shape(jnp.ones(2))
+    with pytest.raises(ValueError, match="first"):
+        make_on_new_shape(jnp.ones(3))
 
 
 def test_inspect_compiled_program():

@@ -60,7 +60,9 @@ def result_type(*dtypes):
 
 
 def is_float_dtype(dtype):
-    """>>> is_float_dtype("bfloat16"), is_float_dtype("int8")
+    """Whether `dtype` is a floating-point dtype.
+
+    >>> is_float_dtype("bfloat16"), is_float_dtype("int8")
     (True, False)
     """
     return bool(jnp.issubdtype(jnp.dtype(standardize_dtype(dtype)), jnp.floating))

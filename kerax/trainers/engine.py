@@ -1,20 +1,16 @@
-"""The compiled step programs of fit/evaluate/predict.
+"""The compiled step programs of fit/evaluate/predict: `jit(lax.scan(program.body))`.
 
 A step (`model.train_step(data)`, overridable in the stateful Keras style) is
-turned into one XLA program that runs `k` steps with `lax.scan`, threading
-every Variable the step reads or assigns through the scan carry, with the same
-bridge as everything else (`StateScope`, as in `kerax.function`): the Python
-step is traced once per batch shape under a discovering scope, which records
-the variables it reads (they become carry inputs) and assigns (carry outputs);
-layers, optimizer slots and metrics create their variables during that trace.
-The recorded program is then replayed inside the scan. State buffers are
-donated.
+traced once per batch signature by the one trace-and-replay of kerax
+(`kerax.core.trace`, as `kerax.function`): the Variables it reads and assigns
+become the scan carry, and the recorded program is replayed `k` times per
+dispatch with the state buffers donated.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax.variables import StateScope
+from kerax.core.trace import trace
 
 __all__ = ["StepEngine"]
 
@@ -24,49 +20,10 @@ def _spec_key(tree):
     return treedef, tuple((tuple(l.shape), str(l.dtype)) for l in leaves)
 
 
-class _Program:
-    def __init__(self, fn, variables, k, extra):
+class _Compiled:
+    def __init__(self, fn, program):
         self.fn = fn
-        self.variables = variables
-        self.k = k
-        self.extra = extra
-
-
-class _TracedStep:
-    """One step, traced: `body(carry, batch, extra) -> (new_carry, outputs)`."""
-
-    def __init__(self, closed, out_tree, n_out, assigned, discovered):
-        by_const = {id(c): var for var, c in discovered}
-        variables, index = [], {}
-
-        def slot(var):
-            if id(var) not in index:
-                index[id(var)] = len(variables)
-                variables.append(var)
-            return index[id(var)]
-
-        layout, extra = [], []
-        for c in closed.consts:
-            var = by_const.get(id(c))
-            if var is not None:
-                layout.append((True, slot(var)))
-            else:
-                layout.append((False, len(extra)))
-                extra.append(c)
-        out_slots = [slot(v) for v in assigned]
-        self.variables = variables
-        self.extra = extra
-        jaxpr = closed.jaxpr
-
-        def body(carry, batch, extra_consts):
-            consts = [carry[i] if is_var else extra_consts[i] for is_var, i in layout]
-            outs = jax.core.eval_jaxpr(jaxpr, consts, *jax.tree_util.tree_leaves(batch))
-            new = list(carry)
-            for i, val in zip(out_slots, outs[n_out:]):
-                new[i] = val
-            return new, jax.tree_util.tree_unflatten(out_tree, outs[:n_out])
-
-        self.body = body
+        self.program = program
 
 
 class StepEngine:
@@ -82,43 +39,28 @@ class StepEngine:
 
     # ---- tracing ---------------------------------------------------------------------
     def _trace(self, batch_struct):
-        """Trace the Python step once for this batch signature. A step that
-        creates trainable weights while it runs (a model built on its first
-        call) may have read its variable lists before they existed: then it is
-        traced again."""
+        """The step's Program for this batch signature (traced once)."""
         key = _spec_key(batch_struct)
-        step = self._steps.get(key)
-        if step is not None:
-            return step
-        for _ in range(4):
-            info = {}
+        program = self._steps.get(key)
+        if program is None:
+            leaves, treedef = jax.tree_util.tree_flatten(batch_struct)
+            step_fn = self.step_fn
 
-            def traced(batch):
-                scope = StateScope(discover=True)
-                with scope:
-                    out = self.step_fn(batch)
-                leaves, tree = jax.tree_util.tree_flatten(out)
-                assigned = scope.assigned_items()
-                info.update(tree=tree, n=len(leaves), assigned=[v for v, _ in assigned],
-                            discovered=list(scope.discovered.values()),
-                            created=list(scope.created))
-                return leaves + [val for _, val in assigned]
+            def flat_step(*arrays):
+                return step_fn(jax.tree_util.tree_unflatten(treedef, list(arrays)))
 
-            closed = jax.make_jaxpr(traced)(batch_struct)
-            if not any(v.trainable for v in info["created"]):
-                break
-        step = _TracedStep(closed, info["tree"], info["n"], info["assigned"], info["discovered"])
-        self._steps[key] = step
-        return step
+            program = trace(flat_step, leaves, allow_create=not self._steps,
+                            name=f"{self.name}_step")
+            self._steps[key] = program
+        return program
 
     def _build(self, key, batch_struct, k, gather):
-        step = self._trace(batch_struct)
-        body = step.body
+        program = self._trace(batch_struct)
         collect = self.collect
 
-        def loop(carry, xs, extra, get_batch):
+        def loop(carry, xs, consts, get_batch):
             def one(carry, x):
-                return body(carry, get_batch(x), extra)
+                return program.body(carry, jax.tree_util.tree_leaves(get_batch(x)), consts)
 
             if k == 1:
                 # one step: no loop in the program (compiles faster)
@@ -132,37 +74,19 @@ class StepEngine:
             return carry, outs
 
         if gather:
-            def program(carry, extra, data, idx):
+            def run(carry, consts, data, idx):
                 # gather each step's batch inside the loop (no k-batch copy)
-                return loop(carry, idx, extra, lambda row: jax.tree_util.tree_map(
+                return loop(carry, idx, consts, lambda row: jax.tree_util.tree_map(
                     lambda a: jnp.take(a, row, axis=0), data))
         else:
-            def program(carry, extra, batches):
-                return loop(carry, batches, extra, lambda b: b)
+            def run(carry, consts, batches):
+                return loop(carry, batches, consts, lambda b: b)
 
-        prog = _Program(jax.jit(program, donate_argnums=(0,)), step.variables, k, step.extra)
-        self._programs[key] = prog
-        return prog
+        compiled = _Compiled(jax.jit(run, donate_argnums=(0,)), program)
+        self._programs[key] = compiled
+        return compiled
 
     # ---- running ---------------------------------------------------------------------------
-    def _carry(self, variables):
-        """The state values to pass (and donate): buffers the caller may also
-        hold, or that two variables share, are copied first."""
-        vals = []
-        seen = set()
-        for var in variables:
-            val = var._value
-            if var._shared or id(val) in seen:
-                val = var._value = jnp.array(val, copy=True)
-                var._shared = False
-            seen.add(id(val))
-            vals.append(val)
-        return vals
-
-    def _finish(self, prog, new_vals):
-        for var, val in zip(prog.variables, new_vals):
-            var._value = val
-
     def run_indexed(self, data, idx):
         """Run `idx.shape[0]` steps on batches `data[idx[i]]` (data on device)."""
         k, b = idx.shape
@@ -179,8 +103,9 @@ class StepEngine:
             prog = self._build(key, batch_struct, k, gather=True)
         if idx.dtype != np.int32:
             idx = idx.astype(np.int32)
-        new_vals, out = prog.fn(self._carry(prog.variables), prog.extra, data, idx)
-        self._finish(prog, new_vals)
+        new_vals, out = prog.fn(prog.program.donatable_values(), prog.program.consts,
+                                data, idx)
+        prog.program.store(new_vals)
         return out
 
     def run_batches(self, batches):
@@ -193,8 +118,9 @@ class StepEngine:
         prog = self._programs.get(key)
         if prog is None:
             prog = self._build(key, batch_struct, k, gather=False)
-        new_vals, out = prog.fn(self._carry(prog.variables), prog.extra, batches)
-        self._finish(prog, new_vals)
+        new_vals, out = prog.fn(prog.program.donatable_values(), prog.program.consts,
+                                batches)
+        prog.program.store(new_vals)
         return out
 
     def run_eager(self, batch):

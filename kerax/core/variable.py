@@ -1,0 +1,447 @@
+"""`Variable`: a small mutable box around a concrete `jax.Array`.
+
+Reading or assigning a Variable consults the active state scopes first
+(`kerax.core.scope`); with none active it reads and writes its own buffer
+(eager mode) and refuses traced values. Raw buffers (`_value`) are touched
+only inside kerax/core.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kerax.core import config
+from kerax.core import scope as _scope
+from kerax.core.dtypes import standardize_dtype
+from kerax.core.scope import MISSING as _MISSING
+from kerax.core.scope import current_scope, is_tracer, scopes
+
+__all__ = ["Variable", "is_variable"]
+
+
+def _standardize_dtype(dtype):
+    return None if dtype is None else jnp.dtype(standardize_dtype(dtype))
+
+
+def _to_value(value, dtype, name):
+    if isinstance(value, Variable):
+        value = value.value
+    if dtype is None:
+        if isinstance(value, (float,)) or (
+                isinstance(value, (list, tuple)) and _has_float(value)):
+            dtype = jnp.dtype(config.floatx())
+        elif isinstance(value, bool):
+            dtype = jnp.dtype("bool")
+        elif isinstance(value, int):
+            dtype = jnp.dtype("int32")
+        elif isinstance(value, np.ndarray) and value.dtype == np.float64 and \
+                not jax.config.jax_enable_x64:
+            dtype = jnp.dtype(config.floatx())
+        else:
+            dtype = jnp.asarray(value).dtype
+    try:
+        return jnp.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"Variable {name!r}: cannot convert initial value of type "
+            f"{type(value).__name__} to an array of dtype {dtype}: {e}") from None
+
+
+def _has_float(seq):
+    for x in seq:
+        if isinstance(x, (list, tuple)):
+            if _has_float(x):
+                return True
+        elif isinstance(x, float):
+            return True
+    return False
+
+
+class Variable:
+    """A mutable, named array: the state of layers, metrics, optimizers and RNGs.
+
+    Args:
+      initial_value: an array-like, or a callable `(shape, dtype) -> array`
+        (an initializer), in which case `shape` is required.
+      shape, dtype: as in Keras 3. `dtype=None` infers it (Python floats give
+        `kerax.config.floatx()`).
+      trainable: whether optimizers and gradients see it.
+      name: a readable name; `path` adds the owning layer's path.
+      constraint: a callable applied to the value after each optimizer update.
+      aggregation, synchronization: accepted for Keras compatibility.
+    """
+
+    # NumPy should defer to our reflected operators (np_array * v -> v.__rmul__).
+    __array_priority__ = 100
+
+    def __init__(self, initial_value=None, shape=None, dtype=None, trainable=True,
+                 autocast=True, aggregation="none", synchronization="auto",
+                 name=None, constraint=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Variable: unexpected keyword arguments {sorted(kwargs)}.")
+        if name is None:
+            name = "variable"
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError(
+                f"Variable: `name` must be a string without '/', got {name!r}.")
+        self._name = name
+        self._path = name
+        self._trainable = bool(trainable)
+        self._autocast = autocast
+        self._aggregation = aggregation
+        self._synchronization = synchronization
+        if constraint is not None and not callable(constraint):
+            raise ValueError(f"Variable {name!r}: `constraint` must be callable, got {constraint!r}.")
+        self._constraint = constraint
+        if initial_value is None:
+            raise ValueError(f"Variable {name!r}: `initial_value` is required.")
+        # Initial values are always computed outside any trace: a Variable holds
+        # concrete values only.
+        with jax.ensure_compile_time_eval():
+            if callable(initial_value) and not hasattr(initial_value, "shape"):
+                if shape is None:
+                    raise ValueError(
+                        f"Variable {name!r}: when `initial_value` is a callable "
+                        "(initializer), `shape` is required.")
+                dt = _standardize_dtype(dtype) or jnp.dtype(config.floatx())
+                value = initial_value(tuple(shape), dt)
+            else:
+                value = initial_value
+            dt = _standardize_dtype(dtype)
+            if is_tracer(value) or (isinstance(value, Variable) and is_tracer(value.value)):
+                raise ValueError(
+                    f"Variable {name!r} was created from a traced value. Create "
+                    "variables eagerly (in __init__ or build) from concrete values; "
+                    "inside kerax.function, variables may only be created on the "
+                    "first call and from concrete initial values.")
+            value = _to_value(value, dt, name)
+        if shape is not None and tuple(value.shape) != tuple(shape):
+            raise ValueError(
+                f"Variable {name!r}: initial value has shape {tuple(value.shape)}, "
+                f"expected {tuple(shape)}.")
+        self._value = value
+        # True when the buffer may also be held by the caller (an array passed
+        # in as is): fit copies such buffers once before donating them.
+        self._shared = value is initial_value
+        if current_scope() is not None:
+            for s in scopes():
+                s.created.append(self)
+
+    # ---- identity -------------------------------------------------------
+    __hash__ = object.__hash__
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def path(self):
+        return self._path
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
+    @property
+    def constraint(self):
+        return self._constraint
+
+    @constraint.setter
+    def constraint(self, value):
+        self._constraint = value
+
+    @property
+    def aggregation(self):
+        return self._aggregation
+
+    @property
+    def synchronization(self):
+        return self._synchronization
+
+    @property
+    def dtype(self):
+        return self._value.dtype
+
+    @property
+    def shape(self):
+        return tuple(self._value.shape)
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    @property
+    def size(self):
+        return int(self._value.size)
+
+    # ---- reading ---------------------------------------------------------
+    @property
+    def value(self):
+        val = self._value
+        stack = scopes()
+        if stack:
+            for s in reversed(stack):
+                hit = s.lookup(self)
+                if hit is not _MISSING:
+                    val = hit
+                    break
+        cast = _scope.autocast_dtype()
+        if cast is not None and self._autocast and val.dtype != cast and \
+                jnp.issubdtype(val.dtype, jnp.floating):
+            # mixed precision: read in the layer's compute dtype
+            val = val.astype(cast)
+        return val
+
+    def read_value(self):
+        return self.value
+
+    def numpy(self):
+        val = self.value
+        if is_tracer(val):
+            raise ValueError(
+                f"Variable {self.path!r}: .numpy() was called inside a traced "
+                "function (kerax.function, fit's compiled step or jax.jit), where "
+                "the value is symbolic. Return it from the function instead.")
+        return np.asarray(val)
+
+    def __jax_array__(self):
+        return self.value
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        return arr.astype(dtype) if dtype is not None else arr
+
+    # ---- assigning -------------------------------------------------------
+    def _check_value(self, value):
+        if isinstance(value, Variable):
+            value = value.value
+        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+            value = jnp.asarray(value, dtype=self.dtype)
+        if tuple(value.shape) != self.shape:
+            raise ValueError(
+                f"Variable {self.path!r}: cannot assign a value of shape "
+                f"{tuple(value.shape)} to a variable of shape {self.shape}.")
+        if value.dtype != self.dtype:
+            value = jnp.asarray(value, dtype=self.dtype)
+        return value
+
+    def assign(self, value):
+        original = value
+        value = self._check_value(value)
+        stack = scopes()
+        if stack:
+            stack[-1].assign(self, value)
+        else:
+            if is_tracer(value):
+                raise ValueError(
+                    f"Variable {self.path!r}: cannot assign a traced value outside "
+                    "a kerax transform (this happens under a plain jax.jit, "
+                    "jax.grad or jax.vmap). Wrap the stateful function with "
+                    "`kerax.function` (which threads Variable state through the "
+                    "compiled program), or use `model.stateless_call` / "
+                    "`kerax.variables.pure` to get a pure function of the values.")
+            if isinstance(value, np.ndarray):
+                value = jnp.asarray(value)
+            self._shared = value is original
+            self._value = value
+        return self
+
+    def assign_add(self, delta):
+        return self.assign(self.value + _unwrap(delta))
+
+    def assign_sub(self, delta):
+        return self.assign(self.value - _unwrap(delta))
+
+    def scatter_nd_update(self, indices, updates):
+        """TF's scatter_nd_update: `indices` is (N, k) of index tuples into the
+        first k dimensions, `updates` has shape (N,) + shape[k:]."""
+        indices = jnp.asarray(_unwrap(indices))
+        if indices.ndim < 1 or indices.shape[-1] > self.ndim:
+            raise ValueError(
+                f"Variable {self.path!r}: scatter_nd_update indices must have shape "
+                f"(..., k) with k <= {self.ndim}, got {tuple(indices.shape)}.")
+        idx = tuple(indices[..., i] for i in range(indices.shape[-1]))
+        updates = jnp.asarray(_unwrap(updates), dtype=self.dtype)
+        return self.assign(self.value.at[idx].set(updates))
+
+    def scatter_update(self, indices, updates):
+        indices = jnp.asarray(_unwrap(indices))
+        updates = jnp.asarray(_unwrap(updates), dtype=self.dtype)
+        return self.assign(self.value.at[indices].set(updates))
+
+    def __getitem__(self, key):
+        return _SliceRef(self, key)
+
+    def __setitem__(self, key, value):
+        raise TypeError(
+            f"Variable {self.path!r} does not support item assignment "
+            f"(v[{key!r}] = ...). Use `v[{key!r}].assign(value)` or "
+            "`v.assign(new_value)` instead.")
+
+    # ---- display ----------------------------------------------------------
+    def __repr__(self):
+        val = self.value
+        shown = "<traced>" if is_tracer(val) else np.array2string(
+            np.asarray(val), separator=", ", threshold=20)
+        return (f"<kerax.Variable path={self.path!r}, shape={self.shape}, "
+                f"dtype={self.dtype}, value={shown}>")
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __index__(self):
+        return int(self.value)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d Variable")
+        return self.shape[0]
+
+    def __iter__(self):
+        val = self.value
+        return iter(val[i] for i in range(val.shape[0]))
+
+    def astype(self, dtype):
+        return self.value.astype(dtype)
+
+    @property
+    def T(self):
+        return self.value.T
+
+    def reshape(self, *shape):
+        return self.value.reshape(*shape)
+
+
+def _unwrap(x):
+    return x.value if isinstance(x, Variable) else x
+
+
+class _SliceRef:
+    """What `v[key]` returns: reads like an array, and `.assign` writes the slice."""
+
+    __array_priority__ = 100
+
+    def __init__(self, var, key):
+        self._var = var
+        self._key = key
+
+    @property
+    def value(self):
+        return self._var.value[self._key]
+
+    def __jax_array__(self):
+        return self.value
+
+    def __array__(self, dtype=None, copy=None):
+        arr = np.asarray(self.value)
+        return arr.astype(dtype) if dtype is not None else arr
+
+    def numpy(self):
+        return np.asarray(self.value)
+
+    def assign(self, value):
+        value = jnp.asarray(_unwrap(value), dtype=self._var.dtype)
+        return self._var.assign(self._var.value.at[self._key].set(value))
+
+    def assign_add(self, delta):
+        return self.assign(self.value + _unwrap(delta))
+
+    def assign_sub(self, delta):
+        return self.assign(self.value - _unwrap(delta))
+
+    @property
+    def shape(self):
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        return self._var.dtype
+
+    def __getitem__(self, key):
+        return self.value[key]
+
+    def __repr__(self):
+        return repr(self.value)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __bool__(self):
+        return bool(self.value)
+
+
+def _binary(name, reflected=False):
+    def op(self, other):
+        other = _unwrap(other.value if isinstance(other, _SliceRef) else other)
+        a = self.value
+        return getattr(a, name)(other)
+    op.__name__ = name
+    return op
+
+
+for _name in ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+              "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__",
+              "__mod__", "__rmod__", "__pow__", "__rpow__", "__matmul__",
+              "__rmatmul__", "__and__", "__rand__", "__or__", "__ror__",
+              "__xor__", "__rxor__", "__lshift__", "__rlshift__", "__rshift__",
+              "__rrshift__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__",
+              "__ne__", "__divmod__", "__rdivmod__"]:
+    setattr(Variable, _name, _binary(_name))
+    setattr(_SliceRef, _name, _binary(_name))
+for _name in ["__neg__", "__pos__", "__abs__", "__invert__"]:
+    setattr(Variable, _name, (lambda n: lambda self: getattr(self.value, n)())(_name))
+    setattr(_SliceRef, _name, (lambda n: lambda self: getattr(self.value, n)())(_name))
+Variable.__hash__ = object.__hash__
+_SliceRef.__hash__ = object.__hash__
+
+
+
+
+class _Aux:
+    """Pytree aux data: the Variable itself, compared by identity."""
+    __slots__ = ("var",)
+
+    def __init__(self, var):
+        self.var = var
+
+    def __eq__(self, other):
+        return isinstance(other, _Aux) and other.var is self.var
+
+    def __hash__(self):
+        return id(self.var)
+
+
+def _flatten(v):
+    return (v.value,), _Aux(v)
+
+
+def _unflatten(aux, children):
+    # A round trip that leaves the value as it was gives the Variable back;
+    # a new value (a transformed tree, a tracer inside jax.jit) is an array.
+    (child,) = children
+    var = aux.var
+    if isinstance(var, _SliceRef):
+        return child
+    return var if child is var._value else child
+
+
+# A Variable passed to a JAX function (jax.jit, jax.tree_util) is passed as its
+# current value; tree_map(lambda t: t, tree) gives the Variable back.
+jax.tree_util.register_pytree_node(Variable, _flatten, _unflatten)
+jax.tree_util.register_pytree_node(_SliceRef, _flatten, _unflatten)
+
+
+def is_variable(x):
+    return isinstance(x, Variable)
