@@ -19,13 +19,13 @@ A loss object is called as `loss(y_true, y_pred, sample_weight=None)`:
 Everything is pure jax.numpy on static shapes, so it works under `jax.jit`,
 `jax.grad` and `kerax.function`.
 """
-import re
-
 import jax
 import jax.numpy as jnp
 
-from kerax import config
+from kerax.core.dtypes import standardize_dtype
+from kerax.core.naming import auto_name
 from kerax.ops.core import convert_to_tensor, unwrap
+from kerax.ops.numpy import divide_no_nan
 from kerax.saving.object_registration import register_builtin
 from kerax.variables import Variable
 
@@ -34,31 +34,6 @@ __all__ = ["Loss", "standardize_reduction", "squeeze_or_expand_to_same_rank",
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight",
                "none", None)
-_NAME_UIDS = {}
-
-
-def _to_snake_case(name):
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
-
-
-def _auto_name(class_name):
-    """Keras' automatic object name: snake_case, made unique with `_1`, `_2`..."""
-    base = _to_snake_case(class_name)
-    count = _NAME_UIDS.get(base, 0)
-    _NAME_UIDS[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def _standardize_dtype(dtype):
-    if dtype is None:
-        return config.floatx()
-    dtype = getattr(dtype, "compute_dtype", dtype)  # a dtype policy
-    if isinstance(dtype, str) and dtype == "bfloat16":
-        return dtype
-    return jnp.dtype(dtype).name
 
 
 def standardize_reduction(reduction):
@@ -114,11 +89,6 @@ def _align_weights(values, weights, what="sample_weight"):
     return values, weights
 
 
-def _divide_no_nan(x, y):
-    safe = jnp.where(y == 0, jnp.ones_like(y), y)
-    return jnp.where(y == 0, jnp.zeros_like(x), x / safe)
-
-
 def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
     """Reduce already weighted losses (see the module docstring)."""
     shape = tuple(jnp.shape(values))
@@ -133,7 +103,7 @@ def reduce_values(values, sample_weight=None, reduction="sum_over_batch_size"):
             for d in shape:
                 size *= int(d)
             divisor = jnp.asarray(size, loss.dtype)
-        loss = _divide_no_nan(loss, divisor)
+        loss = divide_no_nan(loss, divisor)
     return loss
 
 
@@ -147,7 +117,7 @@ def apply_mask(sample_weight, mask, dtype, reduction):
     if reduction in ("mean", "sum_over_batch_size"):
         total = jnp.asarray(mask.size, dtype)
         valid = jnp.sum(mask.astype(dtype))
-        float_mask = jnp.where(mask.astype(bool), _divide_no_nan(total, valid),
+        float_mask = jnp.where(mask.astype(bool), divide_no_nan(total, valid),
                                jnp.zeros((), dtype))
     else:
         float_mask = mask.astype(dtype)
@@ -161,7 +131,7 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
                            reduction="sum_over_batch_size", dtype=None):
     """Weight `values` by `sample_weight` (and `mask`), then reduce them."""
     reduction = standardize_reduction(reduction)
-    dtype = _standardize_dtype(dtype)
+    dtype = standardize_dtype(dtype)
     values = convert_to_tensor(values, dtype=dtype)
     if sample_weight is not None:
         sample_weight = convert_to_tensor(sample_weight, dtype=dtype)
@@ -216,9 +186,9 @@ class Loss:
     """
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        self.name = name or _auto_name(type(self).__name__)
+        self.name = name or auto_name(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
-        self._dtype = _standardize_dtype(dtype)
+        self._dtype = standardize_dtype(dtype)
 
     @property
     def dtype(self):

@@ -337,7 +337,8 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     return jnp.sum(focal, axis=ax)
 
 
-def _sparse_categorical_crossentropy(y_true, y_pred, from_logits, ignore_class, axis):
+def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None,
+                                     axis=-1):
     """(per-entry losses, mask of non-ignored entries or None)."""
     name = "sparse_categorical_crossentropy"
     y_pred = _tensor(y_pred)
@@ -394,6 +395,23 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
                                             axis)[0]
 
 
+def call_with_mask(fn, y_true, y_pred, **kwargs):
+    """`(fn(y_true, y_pred, **kwargs), mask)`: the per-sample losses and the
+    boolean mask of the entries that count, or None when all do. Only
+    `sparse_categorical_crossentropy` with an `ignore_class` makes a mask (Keras
+    attaches it to the losses; `Loss` and `MeanMetricWrapper` fold it into the
+    sample weights).
+
+    >>> values, mask = call_with_mask(sparse_categorical_crossentropy, [0, 1],
+    ...                               [[0.5, 0.5], [0.5, 0.5]], ignore_class=1)
+    >>> mask.tolist()
+    [True, False]
+    """
+    if fn is sparse_categorical_crossentropy and kwargs.get("ignore_class") is not None:
+        return _sparse_categorical_crossentropy(y_true, y_pred, **kwargs)
+    return fn(y_true, y_pred, **kwargs), None
+
+
 # ---- Loss classes ----------------------------------------------------------------
 @register_builtin(_MODULE)
 class LossFunctionWrapper(Loss):
@@ -418,14 +436,10 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def _call_with_mask(self, y_true, y_pred):
-        if (self.fn is sparse_categorical_crossentropy
-                and type(self).call is LossFunctionWrapper.call
-                and self._fn_kwargs.get("ignore_class") is not None):
-            y_true, y_pred = self._align(y_true, y_pred)
-            kw = {"from_logits": False, "axis": -1, **self._fn_kwargs}
-            return _sparse_categorical_crossentropy(
-                y_true, y_pred, kw["from_logits"], kw["ignore_class"], kw["axis"])
-        return super()._call_with_mask(y_true, y_pred)
+        if type(self).call is not LossFunctionWrapper.call:  # a subclass' own `call`
+            return super()._call_with_mask(y_true, y_pred)
+        y_true, y_pred = self._align(y_true, y_pred)
+        return call_with_mask(self.fn, y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self):
         config = super().get_config()
