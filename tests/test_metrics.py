@@ -206,6 +206,59 @@ def test_sparse_crossentropy_ignore_class_is_masked():
     np.testing.assert_allclose(float(m.result()), np.concatenate(losses).mean(), rtol=1e-6)
 
 
+# (metric class, kwargs, loss function of kerax.losses/keras.losses, sign, data kind)
+LOSS_METRICS = [
+    ("MeanSquaredError", {}, "mean_squared_error", 1, "regression"),
+    ("MeanAbsoluteError", {}, "mean_absolute_error", 1, "regression"),
+    ("MeanAbsolutePercentageError", {}, "mean_absolute_percentage_error", 1, "regression"),
+    ("MeanSquaredLogarithmicError", {}, "mean_squared_logarithmic_error", 1, "regression"),
+    ("LogCoshError", {}, "log_cosh", 1, "regression"),
+    ("CosineSimilarity", {}, "cosine_similarity", -1, "regression"),  # the loss is -cos
+    ("Poisson", {}, "poisson", 1, "regression"),
+    ("KLDivergence", {}, "kl_divergence", 1, "categorical"),
+    ("Hinge", {}, "hinge", 1, "multilabel"),
+    ("SquaredHinge", {}, "squared_hinge", 1, "hinge"),
+    ("CategoricalHinge", {}, "categorical_hinge", 1, "categorical"),
+    ("BinaryCrossentropy", {}, "binary_crossentropy", 1, "binary"),
+    ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.1},
+     "binary_crossentropy", 1, "logits"),
+    ("CategoricalCrossentropy", {"label_smoothing": 0.2}, "categorical_crossentropy", 1,
+     "categorical"),
+    ("CategoricalCrossentropy", {"from_logits": True}, "categorical_crossentropy", 1,
+     "categorical_logits"),
+    ("SparseCategoricalCrossentropy", {}, "sparse_categorical_crossentropy", 1, "sparse_col"),
+    ("SparseCategoricalCrossentropy", {"from_logits": True},
+     "sparse_categorical_crossentropy", 1, "sparse_logits"),
+    ("SparseCategoricalCrossentropy", {"ignore_class": 1},
+     "sparse_categorical_crossentropy", 1, "sparse"),
+]
+
+
+@pytest.mark.parametrize("case", LOSS_METRICS,
+                         ids=[_ids((c[0], c[1], c[4])) for c in LOSS_METRICS])
+def test_loss_metrics_average_the_loss_function(keras, case):
+    """A metric that wraps a loss reports the (weighted) mean of that loss
+    function's per-sample values, and those values are Keras'."""
+    name, kwargs, fn_name, sign, kind = case
+    ours = getattr(M, name)(**kwargs)
+    fn = getattr(kerax.losses, fn_name)
+    fn_kwargs = {k: v for k, v in kwargs.items() if k != "name"}
+    total = count = 0.0
+    for seed in (1, 2):
+        yt, yp = make_data(kind, seed)
+        w = _weights(kind, seed)
+        ours.update_state(yt, yp, sample_weight=w)
+        values = sign * np.asarray(fn(yt, yp, **fn_kwargs), np.float64)
+        np.testing.assert_allclose(values, sign * np.asarray(
+            getattr(keras.losses, fn_name)(yt, yp, **fn_kwargs)), rtol=1e-6, atol=1e-6)
+        if "ignore_class" in kwargs:  # ignored entries count neither in total nor count
+            w = w * (yt != kwargs["ignore_class"])
+        total += float((values * w).sum())
+        count += float(w.sum())
+    np.testing.assert_allclose(float(ours.result()), total / count, rtol=1e-6)
+    assert ours._direction == getattr(keras.metrics, name)()._direction
+
+
 def test_concordance_correlation_closed_form():
     yt, yp = make_data("regression", 3)
     m = M.ConcordanceCorrelation()

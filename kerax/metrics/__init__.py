@@ -14,6 +14,12 @@ depends on the target and output shapes: see `get_accuracy_for`.
 """
 import inspect
 
+from kerax.core.naming import to_snake_case as _to_snake_case
+from kerax.losses.losses import (  # noqa: F401 (keras.metrics re-exports them)
+    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
+    categorical_focal_crossentropy, categorical_hinge, hinge, huber, kl_divergence, log_cosh,
+    mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+    mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy, squared_hinge)
 from kerax.metrics.accuracy_metrics import (
     Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, accuracy, binary_accuracy,
@@ -36,7 +42,6 @@ from kerax.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
 from kerax.metrics.regression_metrics import (
     CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError)
-from kerax.metrics.metric import to_snake_case as _to_snake_case
 from kerax.saving.object_registration import (
     builtin_objects, deserialize_keras_object, get_registered_object, register_builtin,
     serialize_keras_object)
@@ -92,30 +97,6 @@ _LOSS_FUNCTIONS = (
     "squared_hinge")
 
 
-def _own_loss_function(name):
-    from kerax.metrics import (hinge_metrics, probabilistic_metrics,  # noqa: F401
-                               regression_metrics)
-    for mod in (regression_metrics, probabilistic_metrics, hinge_metrics):
-        fn = getattr(mod, name, None)
-        if fn is not None and inspect.isfunction(fn):
-            return fn
-    return None
-
-
-def __getattr__(name):
-    # Lazy: kerax.losses is imported only when one of its functions is asked for.
-    if name in _LOSS_FUNCTIONS:
-        try:
-            from kerax import losses as _losses
-            fn = getattr(_losses, name)
-        except (ImportError, AttributeError):
-            fn = _own_loss_function(name)
-        if fn is None:
-            raise AttributeError(f"module 'kerax.metrics' has no attribute {name!r}")
-        return fn
-    raise AttributeError(f"module 'kerax.metrics' has no attribute {name!r}")
-
-
 def get_function(name):
     """The metric *function* of that name ("binary_accuracy", "mse", ...)."""
     fn = get_registered_object(name)
@@ -124,13 +105,10 @@ def get_function(name):
     own = builtin_objects(_FN_MODULE)
     if name in own:
         return own[name]
-    short = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
-             "mape": "mean_absolute_percentage_error",
-             "msle": "mean_squared_logarithmic_error", "bce": "binary_crossentropy",
-             "kld": "kl_divergence", "logcosh": "log_cosh"}
-    full = short.get(name.lower(), name)
-    if full in _LOSS_FUNCTIONS:
-        return __getattr__(full)
+    # A loss function's name or alias ("mse", "kld", ...), as kerax.losses knows it.
+    fn = builtin_objects("keras.losses").get(name.lower())
+    if getattr(fn, "__name__", None) in _LOSS_FUNCTIONS:
+        return fn
     valid = sorted(set(own) | set(_LOSS_FUNCTIONS))
     raise ValueError(f"Unknown metric function: {name!r}. Valid names are: {', '.join(valid)}.")
 

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 
 from kerax import config
 from kerax.metrics.metrics_utils import squeeze_or_expand_to_same_rank, to_array
-from kerax.metrics.reduction_metrics import MeanMetricWrapper
+from kerax.metrics.reduction_metrics import BuiltinMeanMetric
 
 
 def _floatx():
@@ -103,88 +103,51 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False
     return matches.reshape(org_shape) if reshape else matches
 
 
-class Accuracy(MeanMetricWrapper):
+class Accuracy(BuiltinMeanMetric):
     """How often `y_pred` equals `y_true`."""
 
-    _compile_fn = True
-
     def __init__(self, name="accuracy", dtype=None):
-        super().__init__(fn=accuracy, name=name, dtype=dtype)
-        self._direction = "up"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(accuracy, name, dtype, direction="up")
 
 
-class BinaryAccuracy(MeanMetricWrapper):
+class BinaryAccuracy(BuiltinMeanMetric):
     """How often `y_pred > threshold` matches binary labels."""
 
-    _compile_fn = True
-
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        super().__init__(fn=binary_accuracy, name=name, dtype=dtype, threshold=threshold)
-        self.threshold = threshold
-        self._direction = "up"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "threshold": self.threshold}
+        super().__init__(binary_accuracy, name, dtype, direction="up", threshold=threshold)
 
 
-class CategoricalAccuracy(MeanMetricWrapper):
+class CategoricalAccuracy(BuiltinMeanMetric):
     """How often the argmax of `y_pred` matches one-hot labels."""
 
-    _compile_fn = True
-
     def __init__(self, name="categorical_accuracy", dtype=None):
-        super().__init__(fn=categorical_accuracy, name=name, dtype=dtype)
-        self._direction = "up"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(categorical_accuracy, name, dtype, direction="up")
 
 
-class SparseCategoricalAccuracy(MeanMetricWrapper):
+class SparseCategoricalAccuracy(BuiltinMeanMetric):
     """How often the argmax of `y_pred` matches integer labels."""
 
-    _compile_fn = True
-
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
-        super().__init__(fn=sparse_categorical_accuracy, name=name, dtype=dtype)
-        self._direction = "up"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(sparse_categorical_accuracy, name, dtype, direction="up")
 
 
-class TopKCategoricalAccuracy(MeanMetricWrapper):
+class TopKCategoricalAccuracy(BuiltinMeanMetric):
     """How often one-hot targets are in the top `k` predictions."""
 
-    _compile_fn = True
-
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
-        super().__init__(fn=top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
-        self.k = k
-        self._direction = "up"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "k": self.k}
+        super().__init__(top_k_categorical_accuracy, name, dtype, direction="up", k=k)
 
 
-class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+class SparseTopKCategoricalAccuracy(BuiltinMeanMetric):
     """How often integer targets are in the top `k` predictions."""
-
-    _compile_fn = True
 
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None,
                  from_sorted_ids=False):
-        super().__init__(fn=sparse_top_k_categorical_accuracy, name=name, dtype=dtype,
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, direction="up",
                          k=k, from_sorted_ids=from_sorted_ids)
-        self.k = k
-        self.from_sorted_ids = from_sorted_ids
-        self._direction = "up"
 
     def get_config(self):
-        config = {"name": self.name, "dtype": self.dtype, "k": self.k}
-        if self.from_sorted_ids:
-            config["from_sorted_ids"] = True
+        config = super().get_config()
+        if not self.from_sorted_ids:  # Keras writes it only when set
+            del config["from_sorted_ids"]
         return config

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 
 from kerax import config
 from kerax.metrics.metrics_utils import squeeze_or_expand_to_same_rank, to_array
-from kerax.metrics.reduction_metrics import MeanMetricWrapper
+from kerax.metrics.reduction_metrics import BuiltinMeanMetric
 
 
 def _prepare(y_true, y_pred):
@@ -39,29 +39,15 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     return jnp.mean(2 * covar / (norm + config.epsilon()), axis=axis)
 
 
-class PearsonCorrelation(MeanMetricWrapper):
+class PearsonCorrelation(BuiltinMeanMetric):
     """Mean Pearson correlation along `axis`."""
 
-    _compile_fn = True
-
     def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
-        super().__init__(fn=pearson_correlation, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
-        self._direction = "up"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
+        super().__init__(pearson_correlation, name, dtype, direction="up", axis=axis)
 
 
-class ConcordanceCorrelation(MeanMetricWrapper):
+class ConcordanceCorrelation(BuiltinMeanMetric):
     """Mean concordance correlation along `axis`."""
 
-    _compile_fn = True
-
     def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
-        super().__init__(fn=concordance_correlation, name=name, dtype=dtype, axis=axis)
-        self.axis = axis
-        self._direction = "up"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "axis": self.axis}
+        super().__init__(concordance_correlation, name, dtype, direction="up", axis=axis)

@@ -31,66 +31,16 @@ Inside `update_state`/`result` use only `var.value`, `var.assign*` and
 jax.numpy: no Python `if` on array values and no `float(...)`, so the
 methods can be compiled.
 """
-import re
-import threading
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import config
+from kerax.core.dtypes import standardize_dtype
+from kerax.core.naming import auto_name, to_snake_case
 from kerax.variables import Variable, pure
 
+# auto_name, to_snake_case and standardize_dtype are kerax.core's, re-exported
+# for the modules that import them from here.
 __all__ = ["Metric", "auto_name", "to_snake_case", "standardize_dtype"]
-
-_NAME_COUNTS = {}
-_name_lock = threading.Lock()
-
-
-def to_snake_case(name):
-    """Keras' class-name to snake_case rule ("MeanIoU" -> "mean_io_u")."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
-
-
-def auto_name(class_name):
-    """A unique default name: "auc", then "auc_1", "auc_2", ... (as Keras)."""
-    base = to_snake_case(class_name)
-    with _name_lock:
-        count = _NAME_COUNTS.get(base, 0)
-        _NAME_COUNTS[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def clear_names():
-    """Forget the default-name counters (part of `clear_session`)."""
-    _NAME_COUNTS.clear()
-
-
-def standardize_dtype(dtype, what="dtype"):
-    """A dtype (string, NumPy/JAX dtype, or None for floatx) as a string name."""
-    if dtype is None:
-        return config.floatx()
-    if isinstance(dtype, str):
-        if dtype == "int":
-            return "int32"
-        if dtype == "float":
-            return config.floatx()
-        if dtype == "bfloat16":
-            return dtype
-    elif hasattr(dtype, "name") and not isinstance(dtype, np.dtype):
-        # A dtype policy or a jnp scalar type.
-        inner = getattr(dtype, "compute_dtype", None)
-        if inner is not None:
-            return standardize_dtype(inner, what)
-    try:
-        return jnp.dtype(dtype).name
-    except TypeError:
-        raise ValueError(
-            f"Invalid {what}: {dtype!r}. Expected a dtype name such as "
-            "'float32', a NumPy/JAX dtype, or None (kerax.config.floatx()).") from None
 
 
 def _make_initializer(initializer, metric_name, var_name):
@@ -198,7 +148,7 @@ class Metric:
             raise ValueError(
                 f"Metric {self.name!r}: `shape` must be a tuple of ints, got {shape!r}.") from None
         var_name = name or "variable"
-        dtype = standardize_dtype(dtype) if dtype is not None else config.floatx()
+        dtype = standardize_dtype(dtype)
         init = _make_initializer(initializer, self.name, var_name)
         var = Variable(init, shape=shape, dtype=dtype, trainable=False, autocast=False,
                        aggregation=aggregation, synchronization="on_read", name=var_name)

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
+from kerax.losses.loss import squeeze_or_expand_to_same_rank  # noqa: F401 (re-exported)
+from kerax.ops.numpy import divide_no_nan  # noqa: F401 (re-exported)
 
 NEG_INF = -1e10
 
@@ -26,30 +28,6 @@ def to_array(x, dtype=None):
             return jnp.asarray(arr, config.floatx())
         return jnp.asarray(arr)
     return jnp.asarray(x, dtype=dtype)
-
-
-def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
-    """Make ranks equal when they differ by a trailing dimension of size 1
-    (Keras' rule: a rank-1 partner is expanded, otherwise the 1 is squeezed)."""
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2:
-        return x1, x2
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1 and expand_rank_1:
-            x2 = jnp.expand_dims(x2, -1)
-        else:
-            x1 = jnp.squeeze(x1, -1)
-    if r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1 and expand_rank_1:
-            x1 = jnp.expand_dims(x1, -1)
-        else:
-            x2 = jnp.squeeze(x2, -1)
-    return x1, x2
-
-
-def divide_no_nan(a, b):
-    b_safe = jnp.where(b == 0, jnp.ones_like(b), b)
-    return jnp.where(b == 0, jnp.zeros_like(a / b_safe), a / b_safe)
 
 
 def to_list(x):

@@ -1,11 +1,13 @@
 """Sum, Mean and MeanMetricWrapper: (weighted) running reductions."""
-import functools
-
 import jax
 import jax.numpy as jnp
 
+from kerax.losses.loss import apply_mask
+from kerax.losses.losses import call_with_mask
 from kerax.metrics.metric import Metric
 from kerax.metrics.metrics_utils import divide_no_nan, squeeze_or_expand_to_same_rank, to_array
+from kerax.saving.object_registration import (
+    builtin_objects, deserialize_keras_object, serialize_keras_object)
 
 
 def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
@@ -97,14 +99,39 @@ class Mean(Metric):
         return divide_no_nan(self.total.value, self.count.value.astype(self.dtype))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _wrapper_increments(fn, kwargs, dtype, y_true, y_pred, sample_weight):
-    return _mean_increments(fn(y_true, y_pred, **dict(kwargs)), sample_weight, dtype)
+def _wrapper_increments(fn, kwargs, dtype, align, y_true, y_pred, sample_weight):
+    """What one batch adds to MeanMetricWrapper's (total, count): the values of
+    `fn`, weighted by `sample_weight` and by the mask `fn` makes, if any."""
+    if align:
+        y_true, y_pred = squeeze_or_expand_to_same_rank(to_array(y_true), to_array(y_pred))
+    values, mask = call_with_mask(fn, y_true, y_pred, **dict(kwargs))
+    if mask is not None:
+        if sample_weight is not None:
+            sample_weight = to_array(sample_weight)
+        sample_weight = apply_mask(sample_weight, mask, dtype, reduction="sum")
+    return _mean_increments(values, sample_weight, dtype)
+
+
+_compiled_wrapper_increments = jax.jit(_wrapper_increments, static_argnums=(0, 1, 2, 3))
+
+
+def _is_hashable(value):
+    try:
+        hash(value)
+        return True
+    except TypeError:
+        return False
+
+
+def _is_builtin_loss(fn):
+    """Whether `fn` is one of kerax.losses' functions or classes (or an instance)."""
+    return any(fn is obj or type(fn) is obj for obj in builtin_objects("keras.losses").values())
 
 
 class MeanMetricWrapper(Mean):
     """Wrap a function `fn(y_true, y_pred, **kwargs)` returning per-sample values
-    into a running (weighted) mean.
+    into a running (weighted) mean. Wrapping a kerax loss gives a metric to
+    minimise (`_direction` "down"), as in Keras.
 
     Args:
       fn: the metric function.
@@ -119,31 +146,30 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name, dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
+        if _is_builtin_loss(fn):
+            self._direction = "down"
 
     # kerax's built-in subclasses set this: their `fn` is pure JAX, so one
     # batch's increments are compiled once per input signature (fast eager
     # updates). A user's `fn` runs as written, as in Keras.
     _compile_fn = False
+    # Match y_true's and y_pred's ranks (a trailing 1) before calling `fn`.
+    _align_ranks = False
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        if not self._compile_fn:
-            values = self._fn(y_true, y_pred, **self._fn_kwargs)
-            return super().update_state(values, sample_weight=sample_weight)
         kwargs = tuple(sorted(self._fn_kwargs.items()))
-        try:
-            hash(kwargs)
-        except TypeError:
-            values = self._fn(y_true, y_pred, **self._fn_kwargs)
-            return super().update_state(values, sample_weight=sample_weight)
-        total, count = _wrapper_increments(
-            self._fn, kwargs, self.dtype, to_array(y_true), to_array(y_pred),
-            None if sample_weight is None else to_array(sample_weight))
+        increments = _wrapper_increments
+        if self._compile_fn and _is_hashable(kwargs):
+            increments = _compiled_wrapper_increments
+            y_true, y_pred = to_array(y_true), to_array(y_pred)
+            if sample_weight is not None:
+                sample_weight = to_array(sample_weight)
+        total, count = increments(self._fn, kwargs, self.dtype, self._align_ranks,
+                                  y_true, y_pred, sample_weight)
         self.total.assign(self.total.value + total)
         self.count.assign(self.count.value + count)
 
     def get_config(self):
-        from kerax.saving.object_registration import serialize_keras_object
-
         config = {"fn": serialize_keras_object(self._fn)}
         config.update(serialize_keras_object(self._fn_kwargs))
         return {**super().get_config(), **config}
@@ -152,8 +178,6 @@ class MeanMetricWrapper(Mean):
     def from_config(cls, config):
         config = dict(config)
         if "fn" in config:
-            from kerax.saving.object_registration import deserialize_keras_object
-
             fn = config["fn"]
             if isinstance(fn, str):
                 from kerax.metrics import get_function
@@ -162,3 +186,21 @@ class MeanMetricWrapper(Mean):
             elif isinstance(fn, dict):
                 config["fn"] = deserialize_keras_object(fn, module="keras.metrics")
         return cls(**config)
+
+
+class BuiltinMeanMetric(MeanMetricWrapper):
+    """The shared body of kerax's built-in `MeanMetricWrapper` subclasses:
+    `fn` is pure JAX (so compiled), its keyword arguments are attributes, and
+    the config is Keras': name, dtype and those arguments (no "fn")."""
+
+    _compile_fn = True
+
+    def __init__(self, fn, name, dtype, direction=None, **kwargs):
+        super().__init__(fn, name=name, dtype=dtype, **kwargs)
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        if direction is not None:
+            self._direction = direction
+
+    def get_config(self):
+        return {**Metric.get_config(self), **self._fn_kwargs}

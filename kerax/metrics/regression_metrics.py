@@ -1,131 +1,48 @@
-"""Regression metrics and their per-sample functions."""
-import jax
+"""Regression metrics: running means of kerax.losses' regression functions,
+RootMeanSquaredError and R2Score."""
 import jax.numpy as jnp
 
-from kerax import config
+from kerax import losses
+from kerax.losses.losses import (
+    log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+    mean_squared_logarithmic_error)
 from kerax.metrics.metric import Metric
 from kerax.metrics.metrics_utils import squeeze_or_expand_to_same_rank, to_array
-from kerax.metrics.reduction_metrics import Mean, MeanMetricWrapper
-
-
-def _prepare(y_true, y_pred):
-    y_pred = to_array(y_pred)
-    if not jnp.issubdtype(y_pred.dtype, jnp.floating):
-        y_pred = y_pred.astype(config.floatx())
-    y_true = to_array(y_true).astype(y_pred.dtype)
-    return squeeze_or_expand_to_same_rank(y_true, y_pred)
-
-
-def mean_squared_error(y_true, y_pred):
-    """mean((y_true - y_pred) ** 2, axis=-1)"""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    return jnp.mean(jnp.square(y_true - y_pred), axis=-1)
-
-
-def mean_absolute_error(y_true, y_pred):
-    """mean(|y_true - y_pred|, axis=-1)"""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
-
-
-def mean_absolute_percentage_error(y_true, y_pred):
-    """100 * mean(|(y_true - y_pred) / max(|y_true|, epsilon)|, axis=-1)"""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    eps = jnp.asarray(config.epsilon(), y_pred.dtype)
-    diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), eps))
-    return 100.0 * jnp.mean(diff, axis=-1)
-
-
-def mean_squared_logarithmic_error(y_true, y_pred):
-    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2, axis=-1)"""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    eps = jnp.asarray(config.epsilon(), y_pred.dtype)
-    first = jnp.log(jnp.maximum(y_pred, eps) + 1.0)
-    second = jnp.log(jnp.maximum(y_true, eps) + 1.0)
-    return jnp.mean(jnp.square(first - second), axis=-1)
-
-
-def log_cosh(y_true, y_pred):
-    """mean(log(cosh(y_pred - y_true)), axis=-1), computed stably."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    x = y_pred - y_true
-    log2 = jnp.asarray(jnp.log(2.0), y_pred.dtype)
-    return jnp.mean(x + jax.nn.softplus(-2.0 * x) - log2, axis=-1)
-
-
-def huber(y_true, y_pred, delta=1.0):
-    """mean(0.5 x**2 if |x| <= delta else delta * (|x| - 0.5 delta), axis=-1)"""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    delta = jnp.asarray(delta, y_pred.dtype)
-    err = jnp.abs(y_pred - y_true)
-    return jnp.mean(jnp.where(err <= delta, 0.5 * jnp.square(err),
-                              delta * err - 0.5 * jnp.square(delta)), axis=-1)
-
-
-def _l2_normalize(x, axis=-1):
-    if x.ndim == 0:
-        x = jnp.expand_dims(x, 0)
-    inv = jax.lax.rsqrt(jnp.sum(jnp.square(x), axis=axis, keepdims=True))
-    inv = jnp.minimum(inv, 1.0 / config.epsilon())
-    return x * inv
+from kerax.metrics.reduction_metrics import BuiltinMeanMetric, Mean
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
-    """sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)"""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    return jnp.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
+    """`sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)`: the negative
+    of the loss `kerax.losses.cosine_similarity`."""
+    return -losses.cosine_similarity(y_true, y_pred, axis=axis)
 
 
-class MeanSquaredError(MeanMetricWrapper):
+class MeanSquaredError(BuiltinMeanMetric):
     """Mean of `mean_squared_error(y_true, y_pred)`."""
 
-    _compile_fn = True
-
     def __init__(self, name="mean_squared_error", dtype=None):
-        super().__init__(fn=mean_squared_error, name=name, dtype=dtype)
-        self._direction = "down"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(mean_squared_error, name, dtype)
 
 
-class MeanAbsoluteError(MeanMetricWrapper):
+class MeanAbsoluteError(BuiltinMeanMetric):
     """Mean of `mean_absolute_error(y_true, y_pred)`."""
 
-    _compile_fn = True
-
     def __init__(self, name="mean_absolute_error", dtype=None):
-        super().__init__(mean_absolute_error, name, dtype=dtype)
-        self._direction = "down"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(mean_absolute_error, name, dtype)
 
 
-class MeanAbsolutePercentageError(MeanMetricWrapper):
+class MeanAbsolutePercentageError(BuiltinMeanMetric):
     """Mean of `mean_absolute_percentage_error(y_true, y_pred)`."""
 
-    _compile_fn = True
-
     def __init__(self, name="mean_absolute_percentage_error", dtype=None):
-        super().__init__(mean_absolute_percentage_error, name, dtype=dtype)
-        self._direction = "down"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(mean_absolute_percentage_error, name, dtype)
 
 
-class MeanSquaredLogarithmicError(MeanMetricWrapper):
+class MeanSquaredLogarithmicError(BuiltinMeanMetric):
     """Mean of `mean_squared_logarithmic_error(y_true, y_pred)`."""
 
-    _compile_fn = True
-
     def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
-        super().__init__(mean_squared_logarithmic_error, name, dtype=dtype)
-        self._direction = "down"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(mean_squared_logarithmic_error, name, dtype)
 
 
 class RootMeanSquaredError(Mean):
@@ -145,30 +62,21 @@ class RootMeanSquaredError(Mean):
         return jnp.sqrt(super().result())
 
 
-class CosineSimilarity(MeanMetricWrapper):
+class CosineSimilarity(BuiltinMeanMetric):
     """Mean cosine similarity between `y_true` and `y_pred` along `axis`."""
 
-    _compile_fn = True
-
     def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
-        super().__init__(cosine_similarity, name, dtype=dtype, axis=axis)
-        self._direction = "up"
+        super().__init__(cosine_similarity, name, dtype, direction="up", axis=axis)
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        return Metric.get_config(self)  # Keras leaves `axis` out
 
 
-class LogCoshError(MeanMetricWrapper):
+class LogCoshError(BuiltinMeanMetric):
     """Mean of `log_cosh(y_true, y_pred)`."""
 
-    _compile_fn = True
-
     def __init__(self, name="logcosh", dtype=None):
-        super().__init__(log_cosh, name, dtype=dtype)
-        self._direction = "down"
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        super().__init__(log_cosh, name, dtype)
 
 
 class R2Score(Metric):
