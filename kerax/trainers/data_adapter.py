@@ -1,6 +1,6 @@
-"""Turning what `fit`/`evaluate`/`predict` accept into batches.
+"""Turning what `fit`/`evaluate`/`predict` accept into blocks of steps.
 
-Two paths:
+Two sources:
 - `ArrayData`: NumPy/JAX arrays (and nested lists/dicts of them). Put on the
   device once; each epoch's (shuffled) batch indices are sent as a small int
   array and the batches are gathered inside the compiled program.
@@ -8,7 +8,13 @@ Two paths:
   `(x, y, sample_weight)` batches, `kerax.utils.PyDataset`, and any object that
   yields NumPy-convertible batches (tf.data, a PyTorch DataLoader, grain) —
   without importing those libraries.
+
+One `EpochIterator` turns either into the epoch's `Block`s: `steps`
+consecutive steps that run in one dispatch (`steps_per_execution` of them when
+they can share one compiled program, single steps otherwise, one batch at a
+time in eager mode).
 """
+import dataclasses
 import math
 
 import jax
@@ -16,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["unpack_x_y_sample_weight", "pack_x_y_sample_weight", "ArrayData",
-           "IterableData", "make_data", "is_array_like"]
+           "IterableData", "make_data", "is_array_like", "Block", "EpochIterator",
+           "stack_batches"]
 
 
 def unpack_x_y_sample_weight(data):
@@ -286,3 +293,94 @@ def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, ste
         f"Unrecognized data type for `x`: {type(x).__name__}. Expected NumPy/JAX arrays "
         "(or lists/dicts of them), a generator or iterable of (x, y) batches, or a "
         "kerax.utils.PyDataset.")
+
+
+def stack_batches(batches):
+    """Host batches of one structure and shape -> one tree with a leading step axis."""
+    return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *batches)
+
+
+def _batch_spec(batch):
+    return jax.tree_util.tree_structure(batch), tuple(
+        (tuple(np.shape(l)), str(np.asarray(l).dtype)) for l in jax.tree_util.tree_leaves(batch))
+
+
+@dataclasses.dataclass
+class Block:
+    """`steps` consecutive steps to run in one dispatch.
+
+    kind "indexed": `data` is the device data, `index` the (steps, batch) sample
+    indices (`StepEngine.run_indexed(data, index)`); "stacked": `data` holds
+    `steps` host batches stacked on a leading axis (`run_batches(data)`);
+    "eager": `data` is one host batch (`run_eager(data)`, steps == 1).
+    """
+    kind: str
+    data: object
+    steps: int
+    index: np.ndarray = None
+
+
+class EpochIterator:
+    """One pass over `ArrayData` or `IterableData` as `Block`s, in data order.
+
+    Consecutive full batches of one shape are grouped `steps_per_execution` at
+    a time; a batch that cannot join a full group (the partial last batch, a
+    batch of another shape, the leftover batches at the end of an epoch) runs
+    as a single step, so every step sees exactly the batch it would see with
+    `steps_per_execution=1`. `steps_per_execution` may be changed between
+    blocks (fit's "auto" does once it has timed a few steps). `steps` caps the
+    number of batches.
+    """
+
+    def __init__(self, data, steps_per_execution=1, eager=False, steps=None, rng=None):
+        self.data = data
+        self.steps_per_execution = max(1, int(steps_per_execution))
+        self.eager = eager
+        self.steps = steps
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def __iter__(self):
+        if self.data.kind == "arrays":
+            return self._array_blocks()
+        return self._iterable_blocks()
+
+    def _array_blocks(self):
+        data = self.data
+        chunks = data.epoch_indices(self.rng)
+        if self.steps is not None:
+            chunks = chunks[:self.steps]
+        if self.eager:
+            for c in chunks:
+                yield Block("eager", jax.tree_util.tree_map(lambda a: np.asarray(a)[c],
+                                                            data.data), 1)
+            return
+        dev = data.on_device()
+        group = []
+        for c in chunks:
+            if len(c) != data.batch_size:
+                yield from (Block("indexed", dev, 1, g[None]) for g in group)
+                group = []
+                yield Block("indexed", dev, 1, c[None])
+                continue
+            group.append(c)
+            if len(group) >= self.steps_per_execution:
+                yield Block("indexed", dev, len(group), np.stack(group))
+                group = []
+        yield from (Block("indexed", dev, 1, g[None]) for g in group)
+
+    def _iterable_blocks(self):
+        group = []
+        for count, batch in enumerate(self.data.epoch_batches(), 1):
+            if self.eager:
+                yield Block("eager", batch, 1)
+            else:
+                if group and _batch_spec(group[0]) != _batch_spec(batch):
+                    yield from (Block("stacked", stack_batches([b]), 1) for b in group)
+                    group = []
+                group.append(batch)
+                if len(group) >= self.steps_per_execution:
+                    yield Block("stacked", stack_batches(group), len(group))
+                    group = []
+            if self.steps is not None and count >= self.steps:
+                break
+        yield from (Block("stacked", stack_batches([b]), 1) for b in group)

@@ -7,8 +7,11 @@ one XLA program per input signature that runs `steps_per_execution` steps with
 every epoch's shuffled batches are gathered inside the program; the host reads
 metric values only to report progress.
 """
+import dataclasses
+import inspect
 import time
 import warnings
+import weakref
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +19,7 @@ import numpy as np
 
 from kerax.trainers import data_adapter as da
 from kerax.trainers.compile_utils import CompileLoss, CompileMetrics
-from kerax.trainers.engine import StepEngine, stack_batches
+from kerax.trainers.engine import StepEngine
 from kerax.variables import current_scope
 
 __all__ = ["Trainer"]
@@ -35,6 +38,63 @@ def _to_float_logs(logs):
         except (TypeError, ValueError):
             out[k] = v
     return out
+
+
+@dataclasses.dataclass
+class TrainerState:
+    """What `compile` sets up besides the loss and metrics (`model._trainer_state`)."""
+    loss_tracker: object = None          # the "loss" Mean (None before compile)
+    steps_per_execution: object = 1      # a positive int or "auto"
+    run_eagerly: bool = False
+    engines: dict = dataclasses.field(default_factory=dict)  # mode -> StepEngine
+    auto_k: int = None                   # what "auto" settled on, once measured
+
+
+def _call_accepting(method, x, y, y_pred, sample_weight, training=None):
+    """Call a (possibly overridden) `compute_loss`/`compute_metrics` with the
+    arguments its signature accepts (Keras 3's rule: an override without
+    `training` is called without it). x, y, y_pred, sample_weight go by
+    position, as Keras passes them, unless the override takes fewer
+    positional parameters: then by name."""
+    accepts = _accepted(method)
+    kwargs = {}
+    if training is not None and accepts["training"]:
+        kwargs["training"] = training
+    values = (x, y, y_pred, sample_weight)
+    if accepts["positional"] >= 4:
+        return method(*values, **kwargs)
+    names = ("x", "y", "y_pred", "sample_weight")
+    unknown = [n for n in accepts["required"] if n not in names]
+    if unknown:
+        raise TypeError(
+            f"{method.__qualname__}{inspect.signature(method)}: kerax calls it with "
+            f"(x, y, y_pred, sample_weight[, training]); cannot pass {unknown}.")
+    kwargs.update({n: v for n, v in zip(names, values) if n in accepts["names"]})
+    return method(**kwargs)
+
+
+_ACCEPTED = weakref.WeakKeyDictionary()
+
+
+def _accepted(method):
+    fn = getattr(method, "__func__", method)
+    got = _ACCEPTED.get(fn)
+    if got is None:
+        params = list(inspect.signature(method).parameters.values())
+        P = inspect.Parameter
+        var_kw = any(p.kind is P.VAR_KEYWORD for p in params)
+        positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+        n_pos = 1_000 if any(p.kind is P.VAR_POSITIONAL for p in params) else len(positional)
+        got = _ACCEPTED[fn] = {
+            "training": var_kw or any(p.name == "training" and p.kind is not P.POSITIONAL_ONLY
+                                      for p in params),
+            "positional": n_pos,
+            "names": {p.name for p in params if p.kind is not P.POSITIONAL_ONLY}
+            | ({"x", "y", "y_pred", "sample_weight"} if var_kw else set()),
+            "required": [p.name for p in params if p.default is P.empty
+                         and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD)],
+        }
+    return got
 
 
 class Trainer:
@@ -62,13 +122,10 @@ class Trainer:
                 raise ValueError(
                     "compile: `steps_per_execution` must be a positive integer or "
                     f"'auto', got {steps_per_execution!r}.")
-        self._trainer_state = {
-            "loss_tracker": metrics_mod.Mean(name="loss"),
-            "steps_per_execution": steps_per_execution,
-            "run_eagerly": bool(run_eagerly) or jit_compile is False,
-            "engines": {},
-            "auto_k": None,
-        }
+        self._trainer_state = TrainerState(
+            loss_tracker=metrics_mod.Mean(name="loss"),
+            steps_per_execution=steps_per_execution,
+            run_eagerly=bool(run_eagerly) or jit_compile is False)
         self._compile_config = {
             "optimizer": optimizer, "loss": loss, "metrics": metrics,
             "loss_weights": loss_weights, "weighted_metrics": weighted_metrics,
@@ -88,12 +145,12 @@ class Trainer:
     @property
     def run_eagerly(self):
         st = self.__dict__.get("_trainer_state")
-        return bool(st and st["run_eagerly"])
+        return bool(st is not None and st.run_eagerly)
 
     @run_eagerly.setter
     def run_eagerly(self, value):
         self._require_compiled("run_eagerly")
-        self._trainer_state["run_eagerly"] = bool(value)
+        self._trainer_state.run_eagerly = bool(value)
 
     def _output_names(self):
         graph = self.__dict__.get("_graph")
@@ -158,8 +215,8 @@ class Trainer:
         from kerax.layers.layer import Layer
         out = []
         st = self.__dict__.get("_trainer_state")
-        if st is not None:
-            out.append(st["loss_tracker"])
+        if st is not None and st.loss_tracker is not None:
+            out.append(st.loss_tracker)
             if self._loss is not None and self._loss.built:
                 out.extend(t for t in self._loss.trackers if t is not None)
             if self._compile_metrics.built:
@@ -212,24 +269,23 @@ class Trainer:
 
         def forward():
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                     training=True)
+            loss = _call_accepting(self.compute_loss, x, y, y_pred, sample_weight,
+                                   training=True)
             # loss scaling (LossScaleOptimizer, loss_scale_factor) before differentiation
             return self.optimizer.scale_loss(loss), (loss, y_pred)
 
         (_, (loss, y_pred)), grads = value_and_grad(forward, trainable, has_aux=True)()
         if trainable:
             self.optimizer.apply(grads, trainable)
-        self._trainer_state["loss_tracker"].update_state(loss, sample_weight=_batch_size_of(x))
-        return self.compute_metrics(x, y, y_pred, sample_weight)
+        self._trainer_state.loss_tracker.update_state(loss, sample_weight=_batch_size_of(x))
+        return _call_accepting(self.compute_metrics, x, y, y_pred, sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = da.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                 training=False)
-        self._trainer_state["loss_tracker"].update_state(loss, sample_weight=_batch_size_of(x))
-        return self.compute_metrics(x, y, y_pred, sample_weight)
+        loss = _call_accepting(self.compute_loss, x, y, y_pred, sample_weight, training=False)
+        self._trainer_state.loss_tracker.update_state(loss, sample_weight=_batch_size_of(x))
+        return _call_accepting(self.compute_metrics, x, y, y_pred, sample_weight)
 
     def predict_step(self, data):
         x, _, _ = da.unpack_x_y_sample_weight(data)
@@ -237,128 +293,62 @@ class Trainer:
 
     # ---- engines -----------------------------------------------------------------------
     def _engine(self, mode):
-        engines = self._trainer_state["engines"]
+        engines = self._trainer_state.engines
         if mode not in engines:
             fn = {"train": lambda d: self.train_step(d), "test": lambda d: self.test_step(d),
                   "predict": lambda d: self.predict_step(d)}[mode]
             engines[mode] = StepEngine(fn, collect_outputs=(mode == "predict"), name=mode)
         return engines[mode]
 
-    def _steps_per_execution(self, steps_per_epoch):
-        k = self._trainer_state["steps_per_execution"]
+    def _steps_per_execution(self):
+        st = self._trainer_state
+        k = st.steps_per_execution
         if k == "auto":
-            k = self._trainer_state["auto_k"] or 1
+            k = st.auto_k or 1
         return max(1, int(k))
 
     def _run_epoch(self, mode, data, callbacks, rng, steps_limit=None, on_outputs=None):
-        """Run one pass over `data`; calls the batch hooks; returns the last logs
-        (device values)."""
+        """Run one pass over `data` (one dispatch per block of steps); calls the
+        batch hooks; returns the last logs (device values), None if no batch ran."""
+        st = self._trainer_state
         engine = self._engine(mode)
-        eager = self.run_eagerly
         begin = {"train": callbacks.on_train_batch_begin, "test": callbacks.on_test_batch_begin,
                  "predict": callbacks.on_predict_batch_begin}[mode]
         end = {"train": callbacks.on_train_batch_end, "test": callbacks.on_test_batch_end,
                "predict": callbacks.on_predict_batch_end}[mode]
-        k = self._steps_per_execution(data.steps)
+        blocks = da.EpochIterator(data, self._steps_per_execution(), eager=self.run_eagerly,
+                                  steps=steps_limit, rng=rng)
+        # "auto": time the first single steps, then pick k for the rest of the fit
+        auto = mode == "train" and st.steps_per_execution == "auto" and st.auto_k is None
+        timings = []
         logs = None
         step = 0
-        auto = mode == "train" and self._trainer_state["steps_per_execution"] == "auto" \
-            and self._trainer_state["auto_k"] is None
-        timings = []
-
-        def dispatch(run, n):
-            nonlocal logs, step
+        for block in blocks:
             begin(step)
             t0 = time.perf_counter()
-            out = run()
-            if auto:
+            if block.kind == "indexed":
+                out = engine.run_indexed(block.data, block.index)
+            elif block.kind == "stacked":
+                out = engine.run_batches(block.data)
+            else:
+                out = engine.run_eager(block.data)
+            if auto and block.kind == "indexed":
                 jax.block_until_ready(out)
-                timings.append((time.perf_counter() - t0) / n)
-            step += n
+                timings.append((time.perf_counter() - t0) / block.steps)
+                if len(timings) >= 3:
+                    n_full = data.num_samples // data.batch_size
+                    st.auto_k = _auto_k(float(np.median(timings[1:])), n_full)
+                    blocks.steps_per_execution = st.auto_k
+                    auto = False
+            step += block.steps
             if mode == "predict":
                 on_outputs(out)
                 end(step - 1, {"outputs": out})
             else:
                 logs = out
                 end(step - 1, out)
-            if getattr(self, "stop_training", False) and mode == "train":
-                return True
-            return False
-
-        if data.kind == "arrays":
-            chunks = data.epoch_indices(rng)
-            if steps_limit is not None:
-                chunks = chunks[:steps_limit]
-            if eager:
-                host = data.data
-                for c in chunks:
-                    batch = jax.tree_util.tree_map(lambda a: np.asarray(a)[c], host)
-                    if dispatch(lambda b=batch: engine.run_eager(b) if mode != "predict"
-                                else engine.run_eager(b), 1):
-                        break
-                return logs
-            dev = data.on_device()
-            bs = data.batch_size
-            full = [c for c in chunks if len(c) == bs]
-            tail = [c for c in chunks if len(c) != bs]
-            i = 0
-            stopped = False
-            while i < len(full) and not stopped:
-                if k > 1 and len(full) - i >= k:
-                    idx = np.stack(full[i:i + k])
-                    i += k
-                    stopped = dispatch(lambda idx=idx: engine.run_indexed(dev, idx), k)
-                else:
-                    idx = full[i][None]
-                    i += 1
-                    stopped = dispatch(lambda idx=idx: engine.run_indexed(dev, idx), 1)
-                if auto and len(timings) >= 3 and k == 1:
-                    per_step = float(np.median(timings[1:]))
-                    self._trainer_state["auto_k"] = _auto_k(per_step, len(full))
-                    auto = False
-                    k = self._trainer_state["auto_k"]
-            for c in tail:
-                if stopped:
-                    break
-                stopped = dispatch(lambda c=c: engine.run_indexed(dev, c[None]), 1)
-            return logs
-        # iterables: group k batches of identical shapes per dispatch
-        group = []
-        stopped = False
-
-        def flush():
-            nonlocal group, stopped
-            if not group:
-                return
-            if len(group) == k and k > 1:
-                stacked = stack_batches(group)
-                stopped = dispatch(lambda: engine.run_batches(stacked), k)
-            else:
-                for b in group:
-                    if stopped:
-                        break
-                    stacked = stack_batches([b])
-                    stopped = dispatch(lambda s=stacked: engine.run_batches(s), 1)
-            group = []
-
-        count = 0
-        for batch in data.epoch_batches():
-            count += 1
-            if eager:
-                if dispatch(lambda b=batch: engine.run_eager(b), 1):
-                    break
-                continue
-            if group and _spec(group[0]) != _spec(batch):
-                flush()
-            group.append(batch)
-            if len(group) == k:
-                flush()
-            if stopped or (steps_limit is not None and count >= steps_limit):
+            if mode == "train" and getattr(self, "stop_training", False):
                 break
-        if not stopped:
-            flush()
-        if count == 0:
-            return None
         return logs
 
     # ---- fit ---------------------------------------------------------------------------------
@@ -455,15 +445,19 @@ class Trainer:
 
     def _epoch_logs(self, step_logs):
         """The logs the last step returned (the metrics' results after it,
-        computed inside the compiled program), as floats. Falls back to the
-        metrics themselves when the step returned something else (Keras' rule)."""
+        computed inside the compiled program), as floats, in metric order.
+        A step whose logs are not the metrics' (a `compute_metrics` or
+        `train_step` override returning other keys) keeps its own logs, as in
+        Keras; a step that returned no dict falls back to the metrics."""
+        if not isinstance(step_logs, dict) or not step_logs:
+            return _to_float_logs(self.get_metrics_result())
         names = self.metrics_names
-        if isinstance(step_logs, dict) and step_logs and set(step_logs) >= set(names):
+        if set(step_logs) >= set(names):
             # compiled outputs come back with sorted keys: restore metric order
             order = [k for k in names if k in step_logs] + [
                 k for k in step_logs if k not in names]
             return _to_float_logs({k: step_logs[k] for k in order})
-        return _to_float_logs(self.get_metrics_result())
+        return _to_float_logs(step_logs)
 
     # ---- state for BackupAndRestore ----------------------------------------------
     def _state_variables(self):
@@ -526,12 +520,7 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         from kerax.callbacks import CallbackList
-        if not self.__dict__.get("_trainer_state"):
-            # predict works without compile
-            self._trainer_state = {"engines": {}, "run_eagerly": False,
-                                   "steps_per_execution": 1, "auto_k": None,
-                                   "loss_tracker": None}
-            self._loss = None
+        self._ensure_trainer_state()
         verbose = 1 if verbose == "auto" else int(verbose)
         if isinstance(x, tuple) and len(x) in (2, 3) and da._is_array_structure(x[0]):
             x = x[0]
@@ -554,6 +543,12 @@ class Trainer:
 
         return jax.tree_util.tree_map(cat, *outputs)
 
+    def _ensure_trainer_state(self):
+        """predict works without compile: a state with no loss or metrics."""
+        if self.__dict__.get("_trainer_state") is None:
+            self._trainer_state = TrainerState()
+            self._loss = None
+
     # ---- single batches -----------------------------------------------------------------
     def _one_batch(self, mode, batch):
         engine = self._engine(mode)
@@ -561,15 +556,15 @@ class Trainer:
             lambda a: a if a is None else np.asarray(a, np.float32 if np.asarray(a).dtype == np.float64 else None),
             batch)
         if self.run_eagerly:
-            return engine.run_eager(batch)
-        return engine.run_batches(stack_batches([batch]))
+            return _run_block(engine, da.Block("eager", batch, 1))
+        return _run_block(engine, da.Block("stacked", da.stack_batches([batch]), 1))
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         self._require_compiled("train_on_batch")
         if class_weight is not None:
             sample_weight = da._class_weights_to_sample_weight(y, class_weight, sample_weight)
-        self._one_batch("train", da.pack_x_y_sample_weight(x, y, sample_weight))
-        logs = _to_float_logs(self.get_metrics_result())
+        logs = self._epoch_logs(
+            self._one_batch("train", da.pack_x_y_sample_weight(x, y, sample_weight)))
         if return_dict:
             return logs
         values = list(logs.values())
@@ -578,19 +573,15 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         self.reset_metrics()
-        self._one_batch("test", da.pack_x_y_sample_weight(x, y, sample_weight))
-        logs = _to_float_logs(self.get_metrics_result())
+        logs = self._epoch_logs(
+            self._one_batch("test", da.pack_x_y_sample_weight(x, y, sample_weight)))
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
     def predict_on_batch(self, x):
-        if not self.__dict__.get("_trainer_state"):
-            self._trainer_state = {"engines": {}, "run_eagerly": False,
-                                   "steps_per_execution": 1, "auto_k": None,
-                                   "loss_tracker": None}
-            self._loss = None
+        self._ensure_trainer_state()
         out = self._one_batch("predict", (x,))
         return jax.tree_util.tree_map(lambda a: np.asarray(a)[0], out)
 
@@ -615,9 +606,13 @@ def _validate_names(loss, metrics, weighted_metrics):
             metrics_mod.get(name)
 
 
-def _spec(batch):
-    return jax.tree_util.tree_structure(batch), tuple(
-        (tuple(np.shape(l)), str(np.asarray(l).dtype)) for l in jax.tree_util.tree_leaves(batch))
+def _run_block(engine, block):
+    """Dispatch one `da.Block` to the engine."""
+    if block.kind == "indexed":
+        return engine.run_indexed(block.data, block.index)
+    if block.kind == "stacked":
+        return engine.run_batches(block.data)
+    return engine.run_eager(block.data)
 
 
 def _auto_k(per_step_seconds, n_steps, target=0.2):
