@@ -43,8 +43,8 @@ from kerax.metrics.regression_metrics import (
     CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError)
 from kerax.saving.object_registration import (
-    builtin_objects, deserialize_keras_object, get_registered_object, register_builtin,
-    serialize_keras_object)
+    builtin_objects, deserialize_keras_object, get_object, get_registered_object,
+    register_builtin, serialize_keras_object)
 
 _MODULE = "keras.metrics"
 _FN_MODULE = "keras.metrics.functions"
@@ -133,35 +133,13 @@ def get(identifier):
     the valid ones. ("accuracy" alone gives `Accuracy`, exact equality; in
     `compile`, "accuracy"/"acc" are resolved with `get_accuracy_for`.)
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = get_registered_object(identifier)
-        if obj is None:
-            table = builtin_objects(_MODULE)
-            obj = table.get(identifier)
-            if obj is None:
-                valid = sorted(k for k in table if not k.startswith("_"))
-                raise ValueError(
-                    f"Unknown metric: {identifier!r}. Valid metric names are: "
-                    f"{', '.join(valid)}. For a custom metric, pass a Metric instance or a "
-                    "function fn(y_true, y_pred), or register it with "
-                    "`kerax.saving.register_keras_serializable()`.")
-    else:
-        obj = identifier
-    if inspect.isclass(obj):
-        if not issubclass(obj, Metric):
-            raise ValueError(
-                f"Could not interpret metric identifier: {identifier!r} (a class that is "
-                "not a subclass of kerax.metrics.Metric).")
-        return obj()
-    if callable(obj):
-        return obj
-    raise ValueError(
-        f"Could not interpret metric identifier: {identifier!r} (expected a name, a "
-        "config dict, a Metric, or a function fn(y_true, y_pred)).")
+    if inspect.isclass(identifier):
+        if issubclass(identifier, Metric):
+            return identifier()
+        raise ValueError(
+            f"Could not interpret metric identifier: {identifier!r} (a class that is "
+            "not a subclass of kerax.metrics.Metric).")
+    return get_object(identifier, _MODULE, "metric")
 
 
 _BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy", "bce",

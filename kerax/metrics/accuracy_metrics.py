@@ -27,35 +27,31 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     return jnp.equal(y_true, y_pred).astype(_floatx())
 
 
+def _argmax_matches(y_true, y_pred, squeeze):
+    """1.0 where `argmax(y_pred)` equals the class ids `y_true`, else 0.0. With
+    `squeeze`, y_true's trailing axis is dropped first and the matches take
+    y_true's shape."""
+    org_shape = y_true.shape
+    if squeeze:
+        y_true = jnp.squeeze(y_true, -1)
+    y_pred = jnp.argmax(y_pred, axis=-1).astype(y_true.dtype)
+    matches = jnp.equal(y_true, y_pred).astype(_floatx())
+    return matches.reshape(org_shape) if squeeze else matches
+
+
 def categorical_accuracy(y_true, y_pred):
     """1.0 where `argmax(y_pred) == argmax(y_true)` (one-hot labels), else 0.0."""
     y_pred = to_array(y_pred)
     y_true = jnp.argmax(to_array(y_true), axis=-1)
-    reshape_matches = False
-    org_shape = y_true.shape
-    if y_true.ndim == y_pred.ndim:
-        y_true = jnp.squeeze(y_true, -1)
-        reshape_matches = True
-    y_pred = jnp.argmax(y_pred, axis=-1).astype(y_true.dtype)
-    matches = jnp.equal(y_true, y_pred).astype(_floatx())
-    if reshape_matches:
-        matches = matches.reshape(org_shape)
-    return matches
+    return _argmax_matches(y_true, y_pred, squeeze=y_true.ndim == y_pred.ndim)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
     """1.0 where `argmax(y_pred) == y_true` (integer labels), else 0.0."""
     y_pred = to_array(y_pred)
     y_true = to_array(y_true).astype(y_pred.dtype)
-    org_shape = y_true.shape
-    reshape_matches = False
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = jnp.squeeze(y_true, -1)
-        reshape_matches = True
-    y_pred = jnp.argmax(y_pred, axis=-1).astype(y_true.dtype)
-    matches = jnp.equal(y_true, y_pred).astype(_floatx())
-    if reshape_matches:
-        matches = matches.reshape(org_shape)
+    squeeze = y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1
+    matches = _argmax_matches(y_true, y_pred, squeeze)
     if matches.ndim > 1 and matches.shape[-1] == 1:
         matches = jnp.squeeze(matches, -1)
     return matches
@@ -72,16 +68,7 @@ def in_top_k(targets, predictions, k):
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1.0 where the one-hot target is among the top `k` predictions."""
-    y_pred = to_array(y_pred)
-    y_true = jnp.argmax(to_array(y_true), axis=-1)
-    org_shape = y_true.shape
-    if y_pred.ndim > 2:
-        y_pred = y_pred.reshape(-1, y_pred.shape[-1])
-    reshape = y_true.ndim > 1
-    if reshape:
-        y_true = y_true.reshape(-1)
-    matches = in_top_k(y_true.astype(jnp.int32), y_pred, k).astype(_floatx())
-    return matches.reshape(org_shape) if reshape else matches
+    return sparse_top_k_categorical_accuracy(jnp.argmax(to_array(y_true), axis=-1), y_pred, k)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):

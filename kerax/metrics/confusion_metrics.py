@@ -134,9 +134,19 @@ class Recall(_PrecisionRecallBase):
 
 
 class SensitivitySpecificityBase(Metric):
-    """Base of the "best X where Y >= value" metrics over evenly spaced thresholds."""
+    """Base of the "best X where Y >= value" metrics over evenly spaced thresholds.
+
+    A subclass names the two rates in `_compared = (Y, X)`: Y is also the name
+    of its constructor argument (the constraint's value) and of its attribute.
+    """
+
+    _compared = ()
 
     def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if self._compared:
+            _check_unit(self._compared[0], value)
+            setattr(self, self._compared[0], value)
+        self.num_thresholds = num_thresholds
         super().__init__(name=name, dtype=dtype)
         self._direction = "up"
         if not isinstance(num_thresholds, int) or num_thresholds <= 0:
@@ -179,7 +189,8 @@ class SensitivitySpecificityBase(Metric):
     def _rates(self):
         tp, fp = self.true_positives.value, self.false_positives.value
         tn, fn = self.true_negatives.value, self.false_negatives.value
-        return {"sensitivity": divide_no_nan(tp, tp + fn),
+        sensitivity = divide_no_nan(tp, tp + fn)
+        return {"sensitivity": sensitivity, "recall": sensitivity,
                 "specificity": divide_no_nan(tn, tn + fp),
                 "precision": divide_no_nan(tp, tp + fp)}
 
@@ -187,8 +198,17 @@ class SensitivitySpecificityBase(Metric):
         feasible = constrained >= self.value
         return jnp.max(jnp.where(feasible, dependent, 0.0), initial=0.0)
 
+    def result(self):
+        rates = self._rates()
+        constrained, maximised = self._compared
+        return self._find_max_under_constraint(rates[constrained], rates[maximised])
+
     def get_config(self):
-        return {**super().get_config(), "class_id": self.class_id}
+        config = {**super().get_config(), "class_id": self.class_id}
+        if self._compared:
+            config.update({"num_thresholds": self.num_thresholds,
+                           self._compared[0]: self.value})
+        return config
 
 
 def _check_unit(name, value):
@@ -200,77 +220,37 @@ def _check_unit(name, value):
 class SensitivityAtSpecificity(SensitivitySpecificityBase):
     """The best sensitivity (recall) where specificity >= `specificity`."""
 
+    _compared = ("specificity", "sensitivity")
+
     def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
-        _check_unit("specificity", specificity)
-        self.specificity = specificity
-        self.num_thresholds = num_thresholds
-        super().__init__(specificity, num_thresholds=num_thresholds, class_id=class_id,
-                         name=name, dtype=dtype)
-
-    def result(self):
-        r = self._rates()
-        return self._find_max_under_constraint(r["specificity"], r["sensitivity"])
-
-    def get_config(self):
-        return {**super().get_config(), "num_thresholds": self.num_thresholds,
-                "specificity": self.specificity}
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
 
 
 class SpecificityAtSensitivity(SensitivitySpecificityBase):
     """The best specificity where sensitivity >= `sensitivity`."""
 
+    _compared = ("sensitivity", "specificity")
+
     def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
-        _check_unit("sensitivity", sensitivity)
-        self.sensitivity = sensitivity
-        self.num_thresholds = num_thresholds
-        super().__init__(sensitivity, num_thresholds=num_thresholds, class_id=class_id,
-                         name=name, dtype=dtype)
-
-    def result(self):
-        r = self._rates()
-        return self._find_max_under_constraint(r["sensitivity"], r["specificity"])
-
-    def get_config(self):
-        return {**super().get_config(), "num_thresholds": self.num_thresholds,
-                "sensitivity": self.sensitivity}
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
 
 
 class PrecisionAtRecall(SensitivitySpecificityBase):
     """The best precision where recall >= `recall`."""
 
+    _compared = ("recall", "precision")
+
     def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
-        _check_unit("recall", recall)
-        self.recall = recall
-        self.num_thresholds = num_thresholds
-        super().__init__(value=recall, num_thresholds=num_thresholds, class_id=class_id,
-                         name=name, dtype=dtype)
-
-    def result(self):
-        r = self._rates()
-        return self._find_max_under_constraint(r["sensitivity"], r["precision"])
-
-    def get_config(self):
-        return {**super().get_config(), "num_thresholds": self.num_thresholds,
-                "recall": self.recall}
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
 
 
 class RecallAtPrecision(SensitivitySpecificityBase):
     """The best recall where precision >= `precision`."""
 
+    _compared = ("precision", "recall")
+
     def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
-        _check_unit("precision", precision)
-        self.precision = precision
-        self.num_thresholds = num_thresholds
-        super().__init__(value=precision, num_thresholds=num_thresholds, class_id=class_id,
-                         name=name, dtype=dtype)
-
-    def result(self):
-        r = self._rates()
-        return self._find_max_under_constraint(r["precision"], r["sensitivity"])
-
-    def get_config(self):
-        return {**super().get_config(), "num_thresholds": self.num_thresholds,
-                "precision": self.precision}
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
 
 
 class AUC(Metric):

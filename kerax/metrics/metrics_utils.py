@@ -30,6 +30,16 @@ def to_array(x, dtype=None):
     return jnp.asarray(x, dtype=dtype)
 
 
+def broadcast_sample_weight(sample_weight, shape, what):
+    """`sample_weight` broadcast to `shape` (that of `what`), or a clear error."""
+    try:
+        return jnp.broadcast_to(sample_weight, shape)
+    except ValueError:
+        raise ValueError(
+            f"`sample_weight` of shape {tuple(sample_weight.shape)} cannot be "
+            f"broadcast to {what} of shape {tuple(shape)}.") from None
+
+
 def to_list(x):
     if isinstance(x, (list, tuple)):
         return list(x)
@@ -64,6 +74,16 @@ class ConfusionMatrix(enum.Enum):
     FALSE_NEGATIVES = "fn"
 
 
+def _member_from_str(enum_cls, key, other_spelling, what):
+    """The member of `enum_cls` whose value `key` spells in lower case or as
+    `other_spelling` gives it (the two spellings Keras accepts)."""
+    for member in enum_cls:
+        if key in (member.value.lower(), other_spelling(member.value)):
+            return member
+    expected = ", ".join(f'"{m.value}"' for m in enum_cls)
+    raise ValueError(f'Invalid {what} value: "{key}". Expected values are [{expected}]')
+
+
 class AUCCurve(enum.Enum):
     ROC = "ROC"
     PR = "PR"
@@ -71,12 +91,7 @@ class AUCCurve(enum.Enum):
 
     @staticmethod
     def from_str(key):
-        table = {"roc": AUCCurve.ROC, "pr": AUCCurve.PR, "prgain": AUCCurve.PRGAIN}
-        if isinstance(key, str) and key.lower() in table and key in (
-                key.lower(), key.upper()):
-            return table[key.lower()]
-        raise ValueError(
-            f'Invalid AUC curve value: "{key}". Expected values are ["PR", "ROC", "PRGAIN"]')
+        return _member_from_str(AUCCurve, key, str.upper, "AUC curve")
 
 
 class AUCSummationMethod(enum.Enum):
@@ -86,15 +101,8 @@ class AUCSummationMethod(enum.Enum):
 
     @staticmethod
     def from_str(key):
-        table = {"interpolation": AUCSummationMethod.INTERPOLATION,
-                 "majoring": AUCSummationMethod.MAJORING,
-                 "minoring": AUCSummationMethod.MINORING}
-        if isinstance(key, str) and key.lower() in table and key in (
-                key.lower(), key.capitalize()):
-            return table[key.lower()]
-        raise ValueError(
-            f'Invalid AUC summation method value: "{key}". Expected values are '
-            '["interpolation", "majoring", "minoring"]')
+        return _member_from_str(AUCSummationMethod, key, str.capitalize,
+                                "AUC summation method")
 
 
 def filter_top_k(x, k):
@@ -227,12 +235,7 @@ def _confusion_counts(y_true, y_pred, sample_weight, label_weights, *, threshold
 
     weights = jnp.ones((), dtype)
     if sample_weight is not None:
-        try:
-            weights = jnp.broadcast_to(sample_weight, y_pred.shape)
-        except ValueError:
-            raise ValueError(
-                f"`sample_weight` of shape {tuple(sample_weight.shape)} cannot be "
-                f"broadcast to y_pred's shape {tuple(y_pred.shape)}.") from None
+        weights = broadcast_sample_weight(sample_weight, y_pred.shape, "y_pred")
     if label_weights is not None:
         lw = jnp.broadcast_to(jnp.expand_dims(label_weights.astype(dtype), 0), y_pred.shape)
         weights = weights * lw

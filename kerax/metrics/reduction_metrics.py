@@ -5,7 +5,8 @@ import jax.numpy as jnp
 from kerax.losses.loss import apply_mask
 from kerax.losses.losses import call_with_mask
 from kerax.metrics.metric import Metric
-from kerax.metrics.metrics_utils import divide_no_nan, squeeze_or_expand_to_same_rank, to_array
+from kerax.metrics.metrics_utils import (
+    broadcast_sample_weight, divide_no_nan, squeeze_or_expand_to_same_rank, to_array)
 from kerax.saving.object_registration import (
     builtin_objects, deserialize_keras_object, serialize_keras_object)
 
@@ -24,12 +25,8 @@ def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
         w_ndim, v_ndim = sample_weight.ndim, values.ndim
         if v_ndim > w_ndim:
             values = reduce_fn(values, axis=tuple(range(w_ndim, v_ndim)))
-        try:
-            sample_weight = jnp.broadcast_to(sample_weight, values.shape)
-        except ValueError:
-            raise ValueError(
-                f"`sample_weight` of shape {tuple(sample_weight.shape)} cannot be "
-                f"broadcast to the metric values of shape {tuple(values.shape)}.") from None
+        sample_weight = broadcast_sample_weight(sample_weight, values.shape,
+                                                "the metric values")
         values = values * sample_weight
         if w_ndim > 1:
             sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, w_ndim)))
