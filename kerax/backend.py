@@ -5,9 +5,7 @@ Keras-2 signatures and defaults are kept where they differ from keras.ops
 (`concatenate(tensors, axis=-1)`, `argmax(x, axis=-1)`, `constant` defaulting
 to floatx, `sqrt` clipping negatives to 0, ...).
 """
-import builtins
-import importlib
-import threading
+import gc
 
 import jax
 import jax.numpy as jnp
@@ -15,10 +13,10 @@ import numpy as np
 
 from kerax import config
 from kerax import ops
+from kerax.core import dtypes, naming
+from kerax.core.scope import training_flag
 from kerax.ops.core import cast, convert_to_tensor, stop_gradient, unwrap  # noqa: F401
 from kerax.variables import Variable
-
-_builtins_all = builtins.all
 
 # ---------------------------------------------------------------------------
 # Keras 3 keras.backend
@@ -36,88 +34,37 @@ def backend():
     return "jax"
 
 
-_UID_LOCK = threading.Lock()
-_UIDS = {}
+# The ONE family of name counters (kerax.core.naming): layers, metrics, losses,
+# optimizers and `get_uid` all draw from it, so `clear_session` restarts them all.
+get_uid = naming.get_uid
+reset_uids = naming.reset
+
+# The ONE dtype rule (kerax.core.dtypes).
+standardize_dtype = dtypes.standardize_dtype
+result_type = dtypes.result_type
+is_float_dtype = dtypes.is_float_dtype
+
 _CLEAR_HOOKS = []
-# Modules of kerax whose name counters `clear_session` resets (looked up
-# lazily, so this module never imports layers/metrics itself).
-_KNOWN_CLEARERS = [("kerax.layers.layer", "clear_session"),
-                   ("kerax.metrics.metric", "clear_names")]
-
-
-def get_uid(prefix=""):
-    """A per-prefix counter starting at 1 (reset by `clear_session`)."""
-    with _UID_LOCK:
-        _UIDS[prefix] = _UIDS.get(prefix, 0) + 1
-        return _UIDS[prefix]
-
-
-def reset_uids():
-    with _UID_LOCK:
-        _UIDS.clear()
 
 
 def register_clear_session_hook(fn):
-    """Call `fn()` on every `clear_session()` (e.g. to reset a name counter)."""
+    """Call `fn()` on every `clear_session()` (e.g. to reset a cache)."""
     if fn not in _CLEAR_HOOKS:
         _CLEAR_HOOKS.append(fn)
     return fn
 
 
 def clear_session(free_memory=True):
-    """Reset the global state kerax keeps between models: name uniquification
-    counters (layers, metrics, `get_uid`) and registered hooks."""
-    reset_uids()
-    for mod_name, fn_name in _KNOWN_CLEARERS:
-        try:
-            mod = importlib.import_module(mod_name)
-        except ImportError:
-            continue
-        fn = getattr(mod, fn_name, None)
-        if callable(fn):
-            fn()
+    """Reset the global state kerax keeps between models, as Keras'
+    `clear_session`: every default-name counter (`dense`, `dense_1`, ... start
+    again; `get_uid` restarts at 1) and the registered hooks. `free_memory`
+    also runs the garbage collector and drops JAX's compiled-program caches."""
+    naming.reset()
     for fn in list(_CLEAR_HOOKS):
         fn()
     if free_memory:
+        gc.collect()
         jax.clear_caches()
-
-
-def standardize_dtype(dtype):
-    """A dtype as its string name ("float32", "int32", ...); None means floatx,
-    Python's int/float/bool mean int32/float32/bool (as Keras)."""
-    if dtype is None:
-        return config.floatx()
-    if dtype is float:
-        return "float32"
-    if dtype is int or dtype == "int":
-        return "int32"
-    if dtype is bool:
-        return "bool"
-    if hasattr(dtype, "dtype") and not isinstance(dtype, (type, np.dtype)):
-        dtype = dtype.dtype
-    try:
-        name = jnp.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name is None or (isinstance(dtype, str) and dtype != name and dtype not in
-                        ("bfloat16",)):
-        raise ValueError(f"standardize_dtype: invalid dtype {dtype!r}.")
-    return name
-
-
-def result_type(*dtypes):
-    """The dtype that mixing `dtypes` gives (no dtypes: floatx). Python's
-    int/float/bool are weak, as in Keras: result_type("float16", float) is float16."""
-    if not dtypes:
-        return config.floatx()
-    args = [d if d in (int, float, bool) else standardize_dtype(d) for d in dtypes]
-    if _builtins_all(d in (int, float, bool) for d in args):
-        args = [standardize_dtype(d) for d in args]
-    return jnp.result_type(*args).name
-
-
-def is_float_dtype(dtype):
-    return jnp.issubdtype(jnp.dtype(standardize_dtype(dtype)), jnp.floating)
 
 
 def is_int_dtype(dtype):
@@ -635,17 +582,20 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
                                                axis=axis)
 
 
-_LEARNING_PHASE = [0]
-
-
 def learning_phase():
-    return _LEARNING_PHASE[0]
+    """1 inside a layer call made with `training=True` (fit's train step,
+    `model(x, training=True)`), else 0. Keras 3 has no global learning phase;
+    this reads the call's `training` flag."""
+    return 1 if training_flag() else 0
 
 
 def set_learning_phase(value):
-    if value not in (0, 1):
-        raise ValueError(f"set_learning_phase: expected 0 or 1, got {value!r}.")
-    _LEARNING_PHASE[0] = value
+    """Not supported: tf.keras' global learning phase (the default `training`
+    of every later layer call) was removed in Keras 3, and kerax follows it."""
+    raise NotImplementedError(
+        "kerax.backend.set_learning_phase: there is no global learning phase (Keras 3 "
+        "removed it). Pass `training=True`/`False` to the call instead, e.g. "
+        "`model(x, training=True)`; fit/evaluate/predict set it for you.")
 
 
 def print_tensor(x, message=""):

@@ -67,6 +67,53 @@ def test_uids_and_clear_session(keras):
     assert [keras.backend.get_uid("dense"), keras.backend.get_uid("dense")] == [1, 2]
 
 
+def test_one_name_counter_and_one_dtype_rule():
+    from kerax.core import dtypes, naming
+    assert K.get_uid is naming.get_uid
+    assert (K.standardize_dtype, K.result_type, K.is_float_dtype) == \
+        (dtypes.standardize_dtype, dtypes.result_type, dtypes.is_float_dtype)
+    K.clear_session()
+    assert kerax.layers.Dense(2).name == "dense"
+    assert K.get_uid("dense") == 2            # layer names and get_uid share a counter
+    assert kerax.layers.Dense(2).name == "dense_2"
+    K.reset_uids()
+    assert K.get_uid("dense") == 1
+
+
+def test_clear_session_restarts_default_names_as_keras(keras):
+    def names(lib):
+        return [lib.layers.Dense(2).name, lib.metrics.Mean().name, lib.optimizers.Adam().name]
+
+    runs = []
+    for lib in (keras, kerax):
+        lib.backend.clear_session()
+        first, second = names(lib), names(lib)
+        lib.backend.clear_session()
+        runs.append((first, second, names(lib), lib.layers.Dense(2).name))
+    assert runs[1] == runs[0]
+    assert runs[0] == (["dense", "mean", "adam"], ["dense_1", "mean", "adam_1"],
+                       ["dense", "mean", "adam"], "dense_1")
+
+
+def test_learning_phase():
+    assert K.learning_phase() == 0
+    seen = []
+
+    class Probe(kerax.layers.Layer):
+        def call(self, x, training=None):
+            seen.append(K.learning_phase())
+            return x
+
+    probe = Probe()
+    probe(X, training=True)
+    probe(X, training=False)
+    probe(X)
+    assert seen == [1, 0, 0]
+    # Keras 3 removed the global learning phase (tf.keras' set_learning_phase)
+    with pytest.raises(NotImplementedError, match="training=True"):
+        K.set_learning_phase(1)
+
+
 @pytest.mark.parametrize("name,fn,expected", [
     ("square", lambda: K.square(X), np.square(X)),
     ("sqrt", lambda: K.sqrt(X), np.sqrt(np.clip(X, 0, None))),
