@@ -48,12 +48,21 @@ def _tensor(x, dtype=None):
     return convert_to_tensor(x, dtype=dtype)
 
 
-def _prepare(y_true, y_pred):
-    """y_pred as a float array, y_true cast to its dtype."""
-    y_pred = _tensor(y_pred)
-    if not jnp.issubdtype(y_pred.dtype, jnp.inexact):
-        y_pred = y_pred.astype(config.floatx())
+def _float_tensor(x):
+    x = _tensor(x)
+    return x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(config.floatx())
+
+
+def _prepare(y_true, y_pred, name=None, same_rank=False):
+    """y_pred as a float array, y_true cast to its dtype; with `same_rank`, a
+    trailing 1 matched (Keras' rule); with a `name`, shapes that cannot
+    broadcast are a clear error of that loss."""
+    y_pred = _float_tensor(y_pred)
     y_true = _tensor(y_true).astype(y_pred.dtype)
+    if same_rank:
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    if name is not None:
+        _check_broadcast(name, y_true, y_pred)
     return y_true, y_pred
 
 
@@ -124,27 +133,21 @@ def _l2_normalize(x, axis):
 @register_builtin(_MODULE, aliases=("mse", "MSE"))
 def mean_squared_error(y_true, y_pred):
     """`mean(square(y_true - y_pred), axis=-1)`."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    _check_broadcast("mean_squared_error", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "mean_squared_error", same_rank=True)
     return jnp.mean(jnp.square(y_true - y_pred), axis=-1)
 
 
 @register_builtin(_MODULE, aliases=("mae", "MAE"))
 def mean_absolute_error(y_true, y_pred):
     """`mean(abs(y_true - y_pred), axis=-1)`."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    _check_broadcast("mean_absolute_error", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "mean_absolute_error", same_rank=True)
     return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
 
 
 @register_builtin(_MODULE, aliases=("mape", "MAPE"))
 def mean_absolute_percentage_error(y_true, y_pred):
     """`100 * mean(abs((y_true - y_pred) / max(abs(y_true), epsilon)), axis=-1)`."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    _check_broadcast("mean_absolute_percentage_error", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "mean_absolute_percentage_error", same_rank=True)
     diff = jnp.abs((y_true - y_pred) / jnp.maximum(jnp.abs(y_true), _eps(y_pred.dtype)))
     return 100.0 * jnp.mean(diff, axis=-1)
 
@@ -152,9 +155,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
 @register_builtin(_MODULE, aliases=("msle", "MSLE"))
 def mean_squared_logarithmic_error(y_true, y_pred):
     """`mean(square(log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)), axis=-1)`."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    _check_broadcast("mean_squared_logarithmic_error", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "mean_squared_logarithmic_error", same_rank=True)
     eps = _eps(y_pred.dtype)
     first = jnp.log(jnp.maximum(y_pred, eps) + 1.0)
     second = jnp.log(jnp.maximum(y_true, eps) + 1.0)
@@ -165,9 +166,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 def cosine_similarity(y_true, y_pred, axis=-1):
     """`-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)` (in [-1, 1];
     0 when either vector is zero)."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    _check_broadcast("cosine_similarity", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "cosine_similarity", same_rank=True)
     return -jnp.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
 
 
@@ -175,9 +174,7 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 def huber(y_true, y_pred, delta=1.0):
     """Mean over the last axis of `0.5 * x**2` where `|x| <= delta`, else
     `delta * |x| - 0.5 * delta**2`, with `x = y_pred - y_true`."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    _check_broadcast("huber", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "huber", same_rank=True)
     delta = jnp.asarray(delta, y_pred.dtype)
     error = y_pred - y_true
     abs_error = jnp.abs(error)
@@ -188,9 +185,7 @@ def huber(y_true, y_pred, delta=1.0):
 @register_builtin(_MODULE, aliases=("logcosh",))
 def log_cosh(y_true, y_pred):
     """`mean(log(cosh(y_pred - y_true)), axis=-1)`, computed without overflow."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    _check_broadcast("log_cosh", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "log_cosh", same_rank=True)
     x = y_pred - y_true
     return jnp.mean(x + jax.nn.softplus(-2.0 * x) - jnp.log(2.0).astype(x.dtype), axis=-1)
 
@@ -199,8 +194,7 @@ def log_cosh(y_true, y_pred):
 @register_builtin(_MODULE)
 def hinge(y_true, y_pred):
     """`mean(maximum(1 - y_true * y_pred, 0), axis=-1)`; 0/1 labels are mapped to -1/1."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    _check_broadcast("hinge", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "hinge")
     y_true = _convert_binary_labels_to_hinge(y_true)
     return jnp.mean(jnp.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
 
@@ -208,8 +202,7 @@ def hinge(y_true, y_pred):
 @register_builtin(_MODULE)
 def squared_hinge(y_true, y_pred):
     """`mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)`; 0/1 labels -> -1/1."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    _check_broadcast("squared_hinge", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "squared_hinge")
     y_true = _convert_binary_labels_to_hinge(y_true)
     return jnp.mean(jnp.square(jnp.maximum(1.0 - y_true * y_pred, 0.0)), axis=-1)
 
@@ -218,8 +211,7 @@ def squared_hinge(y_true, y_pred):
 def categorical_hinge(y_true, y_pred):
     """`maximum(neg - pos + 1, 0)` with `pos = sum(y_true * y_pred)` and
     `neg = max((1 - y_true) * y_pred)` over the last axis."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    _check_broadcast("categorical_hinge", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "categorical_hinge")
     pos = jnp.sum(y_true * y_pred, axis=-1)
     neg = jnp.max((1.0 - y_true) * y_pred, axis=-1)
     return jnp.maximum(neg - pos + 1.0, 0.0)
@@ -229,8 +221,7 @@ def categorical_hinge(y_true, y_pred):
 @register_builtin(_MODULE, aliases=("kld", "KLD"))
 def kl_divergence(y_true, y_pred):
     """`sum(y_true * log(y_true / y_pred), axis=-1)`, both clipped to [eps, 1]."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    _check_broadcast("kl_divergence", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "kl_divergence")
     eps = config.epsilon()
     y_true = jnp.clip(y_true, eps, 1.0)
     y_pred = jnp.clip(y_pred, eps, 1.0)
@@ -240,8 +231,7 @@ def kl_divergence(y_true, y_pred):
 @register_builtin(_MODULE)
 def poisson(y_true, y_pred):
     """`mean(y_pred - y_true * log(y_pred + epsilon), axis=-1)`."""
-    y_true, y_pred = _prepare(y_true, y_pred)
-    _check_broadcast("poisson", y_true, y_pred)
+    y_true, y_pred = _prepare(y_true, y_pred, "poisson")
     return jnp.mean(y_pred - y_true * jnp.log(y_pred + _eps(y_pred.dtype)), axis=-1)
 
 
@@ -341,9 +331,7 @@ def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_c
                                      axis=-1):
     """(per-entry losses, mask of non-ignored entries or None)."""
     name = "sparse_categorical_crossentropy"
-    y_pred = _tensor(y_pred)
-    if not jnp.issubdtype(y_pred.dtype, jnp.inexact):
-        y_pred = y_pred.astype(config.floatx())
+    y_pred = _float_tensor(y_pred)
     y_true = _tensor(y_true)
     if jnp.ndim(y_pred) < 1:
         raise ValueError(f"{name}: y_pred must be at least rank 1, received "
