@@ -8,9 +8,9 @@ inputs are cast to the compute dtype and the layer's variables are read in it
 Softmax and losses compute in float32. For float16, wrap the optimizer in
 `LossScaleOptimizer` (compile does so automatically under "mixed_float16").
 """
-import threading
-
 import jax.numpy as jnp
+
+from kerax.core import scope as _scope
 
 from kerax.saving.object_registration import register_builtin
 
@@ -95,25 +95,8 @@ def global_policy():
 
 dtype_policy = global_policy
 
-_local = threading.local()
-
-
-def autocast_dtype():
-    """The dtype variables are read in inside the current layer call, or None."""
-    return getattr(_local, "dtype", None)
-
-
-class autocast_scope:
-    def __init__(self, dtype):
-        self.dtype = dtype
-
-    def __enter__(self):
-        self.prev = getattr(_local, "dtype", None)
-        _local.dtype = self.dtype
-
-    def __exit__(self, *exc):
-        _local.dtype = self.prev
-        return False
+autocast_dtype = _scope.autocast_dtype
+autocast_scope = _scope.autocast_scope
 
 
 def __getattr__(name):

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerax.core import tracking
 from kerax.core.scope import StateScope, current_scope, is_tracer
 from kerax.core.scope import scopes as _stack
 from kerax.core.trace import trace as core_trace
@@ -262,6 +263,22 @@ def _check_float_output(out, name):
             "or return a float loss.")
 
 
+def _flatten_wrt(wrt, name):
+    leaves, tree = jax.tree_util.tree_flatten(wrt, is_leaf=_is_var)
+    for leaf in leaves:
+        if not _is_var(leaf):
+            raise TypeError(
+                f"kerax.{name}: `wrt` must hold kerax Variables, got "
+                f"{type(leaf).__name__}. To differentiate with respect to "
+                "arrays, pass them as arguments and use `argnums`.")
+        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+            raise TypeError(
+                f"kerax.{name}: cannot differentiate with respect to Variable "
+                f"{leaf.path!r} of dtype {leaf.dtype}; only float variables have "
+                "gradients.")
+    return leaves, tree
+
+
 def value_and_grad(fn, wrt=None, *, argnums=0, has_aux=False):
     """Return `g(*args, **kwargs) -> (value, grads)` (or `((value, aux), grads)`
     with `has_aux`), the analogue of recording `fn` on a GradientTape.
@@ -293,35 +310,36 @@ def value_and_grad(fn, wrt=None, *, argnums=0, has_aux=False):
         return val, aux
 
     if wrt is not None:
-        wrt_leaves, wrt_tree = jax.tree_util.tree_flatten(wrt, is_leaf=_is_var)
-        for leaf in wrt_leaves:
-            if not _is_var(leaf):
-                raise TypeError(
-                    f"kerax.{name}: `wrt` must hold kerax Variables, got "
-                    f"{type(leaf).__name__}. To differentiate with respect to "
-                    "arrays, pass them as arguments and use `argnums`.")
-            if not jnp.issubdtype(leaf.dtype, jnp.inexact):
-                raise TypeError(
-                    f"kerax.{name}: cannot differentiate with respect to Variable "
-                    f"{leaf.path!r} of dtype {leaf.dtype}; only float variables have "
-                    "gradients.")
+        _flatten_wrt(wrt, name)
 
         def g(*args, **kwargs):
-            record = {}
+            current = wrt
+            while True:
+                wrt_leaves, wrt_tree = _flatten_wrt(current, name)
+                record = {}
 
-            def inner(values):
-                scope = StateScope(zip(wrt_leaves, values))
-                with scope:
-                    out = fn(*args, **kwargs)
-                val, aux = prepare(out)
-                assigned = scope.assigned_items()
-                record["vars"] = [v for v, _ in assigned]
-                record["owners"] = [o for o, _ in scope.losses]
-                return val, (aux, [a for _, a in assigned], [l for _, l in scope.losses])
+                def inner(values):
+                    scope = StateScope(zip(wrt_leaves, values))
+                    with scope:
+                        out = fn(*args, **kwargs)
+                    val, aux = prepare(out)
+                    assigned = scope.assigned_items()
+                    record["vars"] = [v for v, _ in assigned]
+                    record["owners"] = [o for o, _ in scope.losses]
+                    record["created"] = bool(scope.created)
+                    return val, (aux, [a for _, a in assigned], [l for _, l in scope.losses])
 
-            values = [v.value for v in wrt_leaves]
-            (val, (aux, new_vals, losses)), grads = jax.value_and_grad(
-                inner, has_aux=True)(values)
+                values = [v.value for v in wrt_leaves]
+                (val, (aux, new_vals, losses)), grads = jax.value_and_grad(
+                    inner, has_aux=True)(values)
+                fresh = tracking.refresh(current) if record["created"] else None
+                if fresh is None or len(jax.tree_util.tree_leaves(
+                        fresh, is_leaf=_is_var)) == len(wrt_leaves):
+                    break
+                # `fn` built layers whose variables `wrt` was read too early to
+                # hold (model.trainable_variables of an unbuilt model): again,
+                # with the variables that now exist.
+                current = fresh
             _propagate(record, new_vals, losses)
             grads = jax.tree_util.tree_unflatten(wrt_tree, grads)
             return ((val, aux) if has_aux else val), grads

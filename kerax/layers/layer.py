@@ -8,48 +8,19 @@ unchanged eagerly, inside `kerax.function`, `kerax.grad`, fit's compiled step
 and `stateless_call`.
 """
 import inspect
-import re
-import threading
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import config
-from kerax.mixed_precision import _local as _mp_local
-from kerax.variables import StateScope, Variable, _stack, current_scope, is_tracer, pure
+from kerax.core import config, tracking
+from kerax.core.naming import to_snake_case, unique_name
+from kerax.core.scope import (StateScope, call_depth, current_scope, is_tracer, layer_call,
+                              pure, training_flag)
+from kerax.core.scope import scopes as _stack
+from kerax.core.variable import Variable
 
-__all__ = ["Layer", "KerasTensor", "any_symbolic", "unique_name", "clear_session"]
-
-_local = threading.local()
-_NAME_COUNTS = {}
-
-
-def clear_session():
-    """Reset layer-name uniquification (as `keras.backend.clear_session`)."""
-    _NAME_COUNTS.clear()
-
-
-def to_snake_case(name):
-    """Keras' default-name rule: Conv2D -> conv2d, BatchNormalization ->
-    batch_normalization, ReLU -> re_lu."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
-
-
-def unique_name(base):
-    count = _NAME_COUNTS.get(base, 0)
-    _NAME_COUNTS[base] = count + 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def _call_stack():
-    s = getattr(_local, "calls", None)
-    if s is None:
-        s = _local.calls = []
-    return s
+__all__ = ["Layer", "KerasTensor", "any_symbolic"]
 
 
 # ---- symbolic tensors ------------------------------------------------------------
@@ -164,7 +135,8 @@ class Node:
 
 
 # ---- the Layer ------------------------------------------------------------------------
-_INTERNAL = frozenset([
+# Bookkeeping attributes: not walked for layers, variables or metrics.
+_UNTRACKED = frozenset([
     "_inbound_nodes", "_nodes", "_graph_inputs", "_graph_outputs", "_input_tensors",
     "_output_tensors", "_call_losses", "_own_variables", "_regularizers", "_parent_ref",
     "_build_shapes", "_tracked_extra", "_compiled", "_trainer_state", "optimizer",
@@ -175,6 +147,8 @@ _INTERNAL = frozenset([
 
 class Layer:
     """The base class of layers (Keras 3's `keras.layers.Layer`)."""
+
+    _kerax_untracked = _UNTRACKED
 
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
@@ -233,12 +207,6 @@ class Layer:
     def __delattr__(self, name):
         object.__delattr__(self, name)
 
-    def _tracked_values(self):
-        for key, value in self.__dict__.items():
-            if key in _INTERNAL:
-                continue
-            yield value
-
     def _flatten_layers(self, include_self=True, recursive=True):
         seen = set()
         out = []
@@ -261,71 +229,28 @@ class Layer:
         return out
 
     def _direct_layers(self):
-        out = []
-        seen = set()
-
-        def walk(v, depth=0):
-            if isinstance(v, Layer):
-                if id(v) not in seen and v is not self:
-                    seen.add(id(v))
-                    out.append(v)
-            elif isinstance(v, (list, tuple)) and depth < 4:
-                for e in v:
-                    walk(e, depth + 1)
-            elif isinstance(v, dict) and depth < 4:
-                for e in v.values():
-                    walk(e, depth + 1)
-
-        for value in self._tracked_values():
-            walk(value)
-        return out
+        return tracking.collect(self, lambda v: isinstance(v, Layer) and v is not self)
 
     def _direct_variables(self):
         """Own variables: add_weight ones, then Variables set as attributes,
-        then seed-generator states."""
+        then seed-generator states (in attribute order, any nesting depth)."""
         from kerax.random import SeedGenerator
         out = list(self._own_variables)
         seen = {id(v) for v in out}
         seeds = []
-
-        def walk(v, depth=0):
-            if isinstance(v, Variable):
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    out.append(v)
-            elif isinstance(v, SeedGenerator):
-                if id(v.state) not in seen:
-                    seen.add(id(v.state))
-                    seeds.append(v.state)
-            elif isinstance(v, (list, tuple)) and depth < 4:
-                for e in v:
-                    walk(e, depth + 1)
-            elif isinstance(v, dict) and depth < 4:
-                for e in v.values():
-                    walk(e, depth + 1)
-
-        for value in self._tracked_values():
-            if not isinstance(value, Layer):
-                walk(value)
+        for item in tracking.collect(self, lambda v: isinstance(v, (Variable, SeedGenerator, Layer))):
+            if isinstance(item, Variable) and id(item) not in seen:
+                seen.add(id(item))
+                out.append(item)
+            elif isinstance(item, SeedGenerator) and id(item.state) not in seen:
+                seen.add(id(item.state))
+                seeds.append(item.state)
         return out, seeds
 
     def _direct_metrics(self):
         from kerax.layers._metric_base import is_metric
-        out = []
-
-        def walk(v, depth=0):
-            if is_metric(v):
-                out.append(v)
-            elif isinstance(v, (list, tuple)) and depth < 4:
-                for e in v:
-                    walk(e, depth + 1)
-            elif isinstance(v, dict) and depth < 4:
-                for e in v.values():
-                    walk(e, depth + 1)
-
-        for value in self._tracked_values():
-            walk(value)
-        return out
+        return [m for m in tracking.collect(self, lambda v: isinstance(v, Layer) or is_metric(v))
+                if not isinstance(m, Layer)]
 
     # ---- variables ---------------------------------------------------------------------
     def _collect(self, kind):
@@ -375,7 +300,9 @@ class Layer:
 
     @property
     def trainable_variables(self):
-        return self.trainable_weights
+        # A live list: kerax.value_and_grad reads it again if the layer is
+        # built while the gradient is taken.
+        return tracking.LiveList(self.trainable_weights, self, "trainable_variables")
 
     @property
     def non_trainable_variables(self):
@@ -654,28 +581,19 @@ class Layer:
         if any_symbolic(*args, **kwargs):
             return self._symbolic_call(args, kwargs)
         info = self._call_signature()
-        calls = _call_stack()
-        outer_training = calls[-1] if calls else None
         training = kwargs.pop("training", None)
         if training is None:
-            training = outer_training
+            training = training_flag()
         if training is None:
             training = info["training_default"]
         if info["training"]:
             kwargs["training"] = training
         args = self._convert_inputs(args)
         self._maybe_build(args, kwargs)
-        top_level = not calls
-        if top_level and not _stack():
+        if not call_depth() and not _stack():
             self._clear_call_losses()
-        calls.append(training)
-        prev_cast = _mp_local.__dict__.get("dtype")
-        _mp_local.dtype = self._autocast_to
-        try:
+        with layer_call(training, self._autocast_to):
             outputs = self.call(*args, **kwargs)
-        finally:
-            calls.pop()
-            _mp_local.dtype = prev_cast
         if self.activity_regularizer is not None:
             for out in jax.tree_util.tree_leaves(outputs):
                 # Keras 3 divides the activity loss by the batch size.
@@ -760,20 +678,12 @@ class Layer:
                 for i, a in zip(kt_pos, arrays):
                     full[i] = a
                 a_args, a_kwargs = jax.tree_util.tree_unflatten(tree, full)
-                with StateScope():
-                    calls = _call_stack()
-                    calls.append(False)
-                    prev_cast = _mp_local.__dict__.get("dtype")
-                    _mp_local.dtype = self._autocast_to
-                    try:
-                        info = self._call_signature()
-                        if info["training"] and "training" not in a_kwargs:
-                            a_kwargs["training"] = False
-                        a_args = self._convert_inputs(a_args)
-                        return self.call(*a_args, **a_kwargs)
-                    finally:
-                        calls.pop()
-                        _mp_local.dtype = prev_cast
+                with StateScope(), layer_call(False, self._autocast_to):
+                    info = self._call_signature()
+                    if info["training"] and "training" not in a_kwargs:
+                        a_kwargs["training"] = False
+                    a_args = self._convert_inputs(a_args)
+                    return self.call(*a_args, **a_kwargs)
 
             try:
                 results.append(jax.eval_shape(fn, *structs))

@@ -25,27 +25,15 @@ import warnings
 
 import numpy as np
 
+from kerax.core import tracking
+from kerax.core.naming import to_snake_case
 from kerax.saving import optimizer_layout
 
 __all__ = ["iter_saveables", "write_weights", "read_weights", "open_h5"]
 
 
-def _to_snake_case(name):
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _name_key(name):
     return "~" + name if name.startswith("_") else name
-
-
-# Attributes of kerax's base classes that are bookkeeping, not children.
-_SKIP = frozenset([
-    "_layers", "_tracked_extra", "_parent_ref", "_named_metrics", "_graph",
-    "_symbolic_output", "_build_shapes", "_batch_input_shape", "activity_regularizer",
-    "optimizer", "loss", "_trainer_state", "_loss", "_compile_metrics", "_compile_config",
-])
 
 
 def _is_saveable(obj):
@@ -81,7 +69,6 @@ def _user_properties(obj):
 
 
 def _children(obj):
-    from kerax.layers.layer import _INTERNAL
     from kerax.models.model import Model
     from kerax.optimizers.base import Optimizer
     if isinstance(obj, Optimizer):
@@ -94,9 +81,9 @@ def _children(obj):
                                or _is_sequential(obj))
     if graph_like:
         first.append(("layers", obj.layers))
-    for k, v in obj.__dict__.items():
-        if k in _INTERNAL or k in _SKIP or k.startswith("__"):
-            continue
+    for k, v in tracking.attributes(obj):
+        if k == "_layers":
+            continue  # a model's layers are visited as `layers`, as Keras' walk does
         if _is_saveable(v) or _is_container(v):
             attrs[k] = v
     for k in _user_properties(obj):
@@ -159,7 +146,7 @@ def iter_saveables(root):
 
         for item in items:
             if _is_saveable(item):
-                visit(item, _join(path, unique(_to_snake_case(type(item).__name__))))
+                visit(item, _join(path, unique(to_snake_case(type(item).__name__))))
             elif _is_container(item):
                 visit_container(item, _join(path, unique("container")), seen)
 
