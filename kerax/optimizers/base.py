@@ -1,19 +1,32 @@
-"""The `Optimizer` base class: Keras 3's optimizer API over optax.
+"""The `Optimizer` base class: Keras 3's optimizer API as Variables around
+ONE optax chain.
 
-An optimizer keeps *all* of its state in non-trainable kerax Variables: the
-step counter (`iterations`), the learning rate (when it is a float), and one
-Variable per leaf of the optax state (created by `build`). `apply` reads those
-Variables, runs the optax update as a pure function of their values and
-assigns the results, so it works eagerly, inside `kerax.function` and — via
-`stateless_apply` — under a plain `jax.jit`.
+An optimizer keeps all of its state in non-trainable kerax Variables: the
+step counter (`iterations`), the learning rate (when it is a float) and one
+Variable per leaf of the state of one `optax.GradientTransformation`,
+`_chain(...)`: the optimizer's update rule inside the transforms for Keras'
+base arguments (`kerax.optimizers.transforms`):
 
-A subclass either returns an optax transformation from `_transform(lr)`
-(the built-in optimizers) or, Keras-style, overrides `build` (calling
-`super().build`) and `update_step(gradient, variable, learning_rate)`.
+    chain(keras_loss_scale,                    # loss_scale_factor
+          freeze(                              # variables without a gradient
+              keras_accumulate(                # gradient_accumulation_steps
+                  chain(clip,                  # clipnorm / global_clipnorm / clipvalue
+                        keras_weight_decay(rule)))),
+          keras_ema)                           # use_ema, ema_overwrite_frequency
+
+`apply` reads the Variables, runs the chain's `update` as a pure function of
+their values and assigns the results, so it works eagerly, inside
+`kerax.function` and — via `stateless_apply` — under a plain `jax.jit`.
+
+The update rule is `_transform(learning_rate)` (the built-in optimizers,
+`OptaxOptimizer`) or, Keras-style, `update_step(gradient, variable,
+learning_rate)` over the Variables a subclass creates in its `build` (after
+`super().build`): those Variables are then the rule's state.
 """
 import inspect
 import re
 import warnings
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,19 +34,12 @@ import numpy as np
 import optax
 
 from kerax import config
-from kerax.saving.object_registration import _snake, serialize_keras_object
+from kerax.core.naming import auto_name
+from kerax.optimizers import transforms
+from kerax.saving.object_registration import serialize_keras_object
 from kerax.variables import Variable, is_tracer, pure
 
 __all__ = ["Optimizer", "OptaxOptimizer"]
-
-_NAME_COUNTS = {}
-
-
-def _auto_name(cls):
-    base = _snake(cls.__name__)
-    n = _NAME_COUNTS.get(base, 0)
-    _NAME_COUNTS[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
 
 
 def _outside_traces():
@@ -52,6 +58,11 @@ def _concrete(var):
 def _is_schedule(x):
     from kerax.optimizers.schedules import LearningRateSchedule
     return isinstance(x, LearningRateSchedule)
+
+
+class _Slots(NamedTuple):
+    """The state of a Keras-style `update_step` rule: its slot Variables' values."""
+    slots: Any
 
 
 def _positive_or_none(value, arg, integer=False):
@@ -93,7 +104,7 @@ class Optimizer:
         if kwargs:
             raise ValueError(f"Argument(s) not recognized: {kwargs}")
         if name is None:
-            name = _auto_name(type(self))
+            name = auto_name(type(self).__name__)
         if not isinstance(name, str):
             raise ValueError(f"Argument `name` must be a string. Received: name={name!r}")
         self.name = name
@@ -132,11 +143,11 @@ class Optimizer:
         self._variables = []
         self._trainable_variables = []
         self._index = {}
-        self._ema = []
-        self._accumulators = []
-        self._state_vars = []
-        self._state_treedef = None
-        self._state_owners = None
+        self._slots = None        # (treedef, the Variable of each leaf of the chain's state)
+        self._custom_slots = []   # the Variables a Keras-style `build` made
+        self._averages = []       # EMA averages (a view into the slots)
+        self._state_vars = []     # the update rule's slots (a view, for saving) ...
+        self._state_owners = []   # ... and the index of the variable each belongs to
         self._exclude_ids = set()
         self._exclude_pattern = None
         self._wd_cache = {}
@@ -146,7 +157,7 @@ class Optimizer:
         self._set_learning_rate(learning_rate, initial=True)
 
     # ---- variables -----------------------------------------------------------
-    def _make_variable(self, value, name, dtype=None, shape=None):
+    def _make_variable(self, value, name, dtype=None, shape=None, track=True):
         with jax.ensure_compile_time_eval():
             if isinstance(value, jax.Array) and value.ndim == 0:
                 # Own buffer: an optax init may return the same scalar for several
@@ -157,13 +168,17 @@ class Optimizer:
             var = Variable(value, shape=shape, dtype=dtype, trainable=False, name=name)
         var._shared = False  # the optimizer made this buffer itself
         var._path = f"{self.name}/{name}"
-        self._variables.append(var)
+        if track:
+            self._variables.append(var)
         return var
 
     @property
     def variables(self):
-        """All optimizer Variables, in creation order: iteration, learning_rate
-        (if a float), EMA averages, gradient accumulators, optax state leaves."""
+        """All optimizer Variables, in Keras' order: iteration, learning_rate
+        (if a float), EMA averages, gradient accumulators, then the update
+        rule's slots (a Keras-style optimizer's own, or the optax state's leaves)."""
+        if self.built:
+            self._slot_variables()
         return list(self._variables)
 
     @property
@@ -289,12 +304,77 @@ class Optimizer:
             self._wd_cache[key] = use
         return self._wd_cache[key]
 
-    # ---- building ------------------------------------------------------------------
+    # ---- the chain -------------------------------------------------------------------
+    _slot_names = {}
+    """Keras' names of the update rule's slots, by optax state field."""
+
     def _transform(self, learning_rate):
-        """The optax transformation of one step: updates are what is *added* to
-        the variables. None for Keras-style optimizers that use update_step."""
+        """The optax update rule of one step: its updates are what is *added*
+        to the variables. None for Keras-style optimizers that use update_step."""
         return None
 
+    def _rule(self, learning_rate, frozen=()):
+        tx = self._transform(learning_rate)
+        return tx if tx is not None else self._update_step_rule(learning_rate, frozen)
+
+    def _clip(self):
+        if self.clipnorm:
+            return transforms.keras_clip_by_norm(self.clipnorm)
+        if self.global_clipnorm:
+            return transforms.keras_clip_by_global_norm(self.global_clipnorm)
+        if self.clipvalue:
+            return optax.clip(self.clipvalue)
+        return None
+
+    def _chain(self, learning_rate, iteration, frozen=()):
+        """The optimizer's one optax transformation for the step at
+        `iteration` (the raw call count): Keras' base arguments around the
+        update rule (see the module docstring). `frozen`: indices of the
+        built variables that get no update this step."""
+        step = self._rule(learning_rate, frozen)
+        if self.weight_decay is not None:
+            mask = [self._use_weight_decay(v) for v in self._trainable_variables]
+            step = transforms.keras_weight_decay(step, self.weight_decay, learning_rate, mask)
+        clip = self._clip()
+        if clip is not None:
+            step = optax.chain(clip, step)
+        accumulation = self.gradient_accumulation_steps
+        if accumulation:
+            step = transforms.keras_accumulate(step, accumulation, iteration)
+        if frozen:
+            step = transforms.freeze(step, frozen)
+        parts = [step]
+        if self.loss_scale_factor is not None:
+            parts.insert(0, transforms.keras_loss_scale(self.loss_scale_factor))
+        if self.use_ema:
+            # Keras' EMA counts optimizer steps: calls // accumulation steps.
+            ema_step = iteration // accumulation if accumulation else iteration
+            parts.append(transforms.keras_ema(self.ema_momentum, self.ema_overwrite_frequency,
+                                              ema_step))
+        return optax.chain(*parts)
+
+    def _update_step_rule(self, learning_rate, frozen=()):
+        """A Keras-style optimizer's `update_step` as an optax rule whose state
+        is the values of the Variables its `build` made."""
+        variables = list(self._trainable_variables)
+        slots = list(self._custom_slots)
+        n = len(variables)
+
+        def init(params):
+            return _Slots(tuple(jnp.asarray(_concrete(s)) for s in slots))
+
+        def update(updates, state, params=None):
+            def run(grads):
+                for i, (g, v) in enumerate(zip(grads, variables)):
+                    if i not in frozen:
+                        self.update_step(g, v, learning_rate)
+
+            _, new = pure(run, variables + slots)(list(params) + list(state.slots), updates)
+            return [a - p for a, p in zip(new[:n], params)], _Slots(tuple(new[n:]))
+
+        return optax.GradientTransformation(init, update)
+
+    # ---- building ------------------------------------------------------------------
     def build(self, var_list):
         """Create the optimizer's Variables for `var_list` (the trainable
         variables it will update). Runs on the first `apply` when not called."""
@@ -308,36 +388,60 @@ class Optimizer:
                     f"{type(v).__name__}.")
         self._trainable_variables = var_list
         self._index = {id(v): i for i, v in enumerate(var_list)}
-        if self.use_ema:
-            self._ema = [self.add_variable_from_reference(v, "average") for v in var_list]
-            with jax.ensure_compile_time_eval():
-                for avg, v in zip(self._ema, var_list):
-                    avg._value = jnp.array(_concrete(v), dtype=avg.dtype, copy=True)
-        if self.gradient_accumulation_steps:
-            self._accumulators = [self.add_variable_from_reference(v, "gradient_accumulator")
-                                  for v in var_list]
-        tx = self._transform(0.0)
-        if tx is not None:
-            params = [jnp.asarray(_concrete(v)) for v in var_list]
-            if _outside_traces():
-                # one compiled init for all slots (not one small program per
-                # shape), and every state leaf gets its own buffer
-                state = jax.jit(tx.init)(params)
-            else:  # built on the first call of a compiled step: stay concrete
-                with jax.ensure_compile_time_eval():
-                    state = tx.init(params)
-            leaves_with_path, treedef = jax.tree_util.tree_flatten_with_path(state)
-            owners = _state_owners(tx, state, len(var_list))
-            self._state_treedef = treedef
-            self._state_owners = owners
-            for (path, leaf), owner in zip(leaves_with_path, owners):
-                field = _path_name(path) or "state"
-                if owner >= 0:
-                    name = f"{var_list[owner].path.replace('/', '_')}_{field}"
-                else:
-                    name = field
-                self._state_vars.append(self._make_variable(leaf, name))
         self.built = True
+        if self._transform(0.0) is not None:
+            self._slot_variables()
+        # else: a Keras-style subclass creates its slots after this returns;
+        # the chain's Variables are made on first use.
+
+    def _slot_variables(self):
+        """`(treedef, Variables)`: the Variable of each leaf of the chain's state."""
+        if self._slots is None:
+            self._slots = self._make_slots()
+        return self._slots
+
+    def _make_slots(self):
+        head = [v for v in (self._iterations, self._learning_rate) if isinstance(v, Variable)]
+        self._custom_slots = [v for v in self._variables if not any(v is h for h in head)]
+        var_list = self._trainable_variables
+        params = [jnp.asarray(_concrete(v)) for v in var_list]
+        tx = self._chain(0.0, 0)
+        if _outside_traces():
+            # one compiled init for all slots (not one small program per
+            # shape), and every state leaf gets its own buffer
+            state = jax.jit(tx.init)(params)
+        else:  # built on the first call of a compiled step: stay concrete
+            with jax.ensure_compile_time_eval():
+                state = tx.init(params)
+        owners = iter(transforms.param_owners(tx, state, params))
+        made = {"average": [], "gradient_accumulator": [], None: []}
+        leaves = []
+        for path, node in jax.tree_util.tree_flatten_with_path(
+                state, is_leaf=lambda x: isinstance(x, _Slots))[0]:
+            if isinstance(node, _Slots):
+                for _ in node.slots:
+                    next(owners)
+                leaves.extend(self._custom_slots)
+                continue
+            owner = next(owners)
+            field = _path_name(path) or "state"
+            group = field if field in made and owner >= 0 else None
+            field = self._slot_names.get(field, field) if group is None else field
+            name = field if owner < 0 else f"{var_list[owner].path.replace('/', '_')}_{field}"
+            var = self._make_variable(node, name, track=False)
+            made[group].append((var, owner))
+            leaves.append(var)
+        rule = made[None]
+        self._averages = [v for v, _ in made["average"]]
+        self._state_vars = [v for v, _ in rule]
+        self._state_owners = [o for _, o in rule]
+        self._variables = (head + self._averages + [v for v, _ in made["gradient_accumulator"]]
+                           + self._custom_slots + self._state_vars)
+        return jax.tree.structure(state), leaves
+
+    def _read_state(self):
+        treedef, leaves = self._slot_variables()
+        return jax.tree.unflatten(treedef, [v.value for v in leaves])
 
     def _check_variables_are_known(self, variables):
         for v in variables:
@@ -366,9 +470,26 @@ class Optimizer:
         """Update `trainable_variables` (default: those the optimizer was built
         with) with `grads`; None gradients are skipped (their variables keep
         their values)."""
+        prepared = self._prepare(grads, trainable_variables)
+        if prepared is None:
+            return
+        grads, frozen = prepared
+        state = self._read_state()
+        tx = self._chain(self._get_current_learning_rate(), self._iterations.value, frozen)
+        updates, state = tx.update(grads, state, self._params())
+        self._finish(updates, state, frozen)
+
+    def _params(self):
+        return [v.value for v in self._trainable_variables]
+
+    def _prepare(self, grads, trainable_variables):
+        """Check the arguments (building on the first call); return the
+        gradients aligned with the built variables (zeros where none was
+        given) and the indices of the variables without one, or None for no
+        gradients at all."""
         grads = list(grads)
         if not grads:
-            return
+            return None
         if trainable_variables is None:
             if not self.built:
                 raise ValueError(
@@ -395,106 +516,47 @@ class Optimizer:
             if not self.built:
                 self.build(trainable_variables)
             self._check_variables_are_known(trainable_variables)
-
-        present, missing = [], []
+        given, missing = {}, []
         for g, v in zip(grads, trainable_variables):
             if g is None:
                 missing.append(v.path)
-            else:
-                present.append((g, v))
-        if not present:
+                continue
+            g = jnp.asarray(g.value if isinstance(g, Variable) else g)
+            if tuple(g.shape) != v.shape:
+                raise ValueError(
+                    f"Gradient for variable {v.path!r} has shape {tuple(g.shape)}, "
+                    f"expected {v.shape}.")
+            given[id(v)] = g.astype(v.dtype)
+        if not given:
             raise ValueError("No gradients provided for any variable.")
         if missing:
             warnings.warn(
                 f"Gradients do not exist for variables {missing} when minimizing the "
                 "loss. If using `model.compile()`, did you forget to provide a `loss` "
-                "argument?", stacklevel=2)
-        grads = [jnp.asarray(g.value if isinstance(g, Variable) else g) for g, _ in present]
-        variables = [v for _, v in present]
-        for g, v in zip(grads, variables):
-            if tuple(g.shape) != v.shape:
-                raise ValueError(
-                    f"Gradient for variable {v.path!r} has shape {tuple(g.shape)}, "
-                    f"expected {v.shape}.")
-        if self.loss_scale_factor is not None:
-            grads = [g / self.loss_scale_factor for g in grads]
-        self._apply_step(grads, variables)
-        for v in variables:
-            if v.constraint is not None:
-                v.assign(v.constraint(v.value))
-        self._iterations.assign_add(1)
+                "argument?", stacklevel=3)
+        full = [given.get(id(v)) for v in self._trainable_variables]
+        frozen = tuple(i for i, g in enumerate(full) if g is None)
+        full = [jnp.zeros(v.shape, v.dtype) if g is None else g
+                for g, v in zip(full, self._trainable_variables)]
+        return full, frozen
 
-    def _apply_step(self, grads, variables):
-        steps = self.gradient_accumulation_steps
-        if steps:
-            is_update = (self._iterations.value + 1) % steps == 0
-            accs = [self._accumulators[self._index[id(v)]] for v in variables]
-            new_accs = [jnp.where(is_update, jnp.zeros_like(a.value), g + a.value)
-                        for g, a in zip(grads, accs)]
-            grads = [jnp.where(is_update, (g + a.value) / steps, g)
-                     for g, a in zip(grads, accs)]
-            watched = list(self._trainable_variables) + [
-                v for v in self._variables if v is not self._iterations]
-            before = [v.value for v in watched]
-        lr = self._get_current_learning_rate()
-        grads = self._clip_gradients(grads)
-        self._apply_weight_decay(variables, lr)
-        self._update(grads, variables, lr)
-        if steps:
-            for var, old in zip(watched, before):
-                var.assign(jnp.where(is_update, var.value, old))
-            for a, new in zip(accs, new_accs):
-                a.assign(new)
-        if self.use_ema:
-            self._update_ema()
-
-    def _clip_gradients(self, grads):
-        if self.clipnorm and self.clipnorm > 0:
-            return [_clip_by_norm(g, self.clipnorm) for g in grads]
-        if self.global_clipnorm and self.global_clipnorm > 0:
-            norm = jnp.sqrt(sum(jnp.sum(jnp.square(g.astype(jnp.float32))) for g in grads))
-            scale = self.global_clipnorm * jnp.minimum(1.0 / norm, 1.0 / self.global_clipnorm)
-            scale = scale + (norm - norm)  # NaN/inf norms give NaN, as in Keras
-            return [(g * scale).astype(g.dtype) for g in grads]
-        if self.clipvalue and self.clipvalue > 0:
-            return [jnp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
-        return grads
-
-    def _apply_weight_decay(self, variables, lr):
-        if self.weight_decay is None:
-            return
-        for v in variables:
-            if self._use_weight_decay(v):
-                lr_v = jnp.asarray(lr, v.dtype)
-                wd = jnp.asarray(self.weight_decay, v.dtype)
-                v.assign(v.value - v.value * wd * lr_v)
-
-    def _update(self, grads, variables, lr):
-        tx = self._transform(lr)
-        if tx is None:
-            self._backend_update_step(grads, variables, lr)
-            return
-        all_vars = self._trainable_variables
-        params = [v.value for v in all_vars]
-        by_id = {id(v): g for g, v in zip(grads, variables)}
-        full = [by_id[id(v)] if id(v) in by_id else jnp.zeros_like(p)
-                for v, p in zip(all_vars, params)]
-        full = [g.astype(p.dtype) for g, p in zip(full, params)]
-        old_leaves = [s.value for s in self._state_vars]
-        state = jax.tree_util.tree_unflatten(self._state_treedef, old_leaves)
-        updates, new_state = tx.update(full, state, params)
-        new_leaves = jax.tree_util.tree_leaves(new_state)
-        skipped = {i for i, v in enumerate(all_vars) if id(v) not in by_id}
-        for i, (v, p, u) in enumerate(zip(all_vars, params, updates)):
-            if i not in skipped:
+    def _finish(self, updates, state, frozen, applied=True):
+        """Add `updates` to the variables, store the chain's new `state`, apply
+        the variables' constraints and count the step (where `applied`, a
+        bool that may be traced)."""
+        params = self._params()
+        overwrite = self.use_ema and self.ema_overwrite_frequency
+        for i, (v, p, u) in enumerate(zip(self._trainable_variables, params, updates)):
+            if i not in frozen or overwrite:
                 v.assign((p + u).astype(v.dtype))
-        for s, old, new, owner in zip(self._state_vars, old_leaves, new_leaves,
-                                      self._state_owners):
-            s.assign(old if owner in skipped else new)
-
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        for g, v in zip(grads, trainable_variables):
-            self.update_step(g, v, learning_rate)
+        _, leaves = self._slot_variables()
+        for var, value in zip(leaves, jax.tree.leaves(state)):
+            var.assign(value)
+        for i, v in enumerate(self._trainable_variables):
+            if i not in frozen and v.constraint is not None:
+                new = v.constraint(v.value)
+                v.assign(new if applied is True else jnp.where(applied, new, v.value))
+        self._iterations.assign_add(1 if applied is True else jnp.asarray(applied, jnp.int32))
 
     def update_step(self, gradient, variable, learning_rate):
         """Keras-style per-variable update; override it (with `build`) in a
@@ -513,31 +575,19 @@ class Optimizer:
         variable.assign_sub(value)
 
     # ---- EMA -------------------------------------------------------------------------
-    def _update_ema(self):
-        it = self._iterations.value
-        if self.gradient_accumulation_steps:
-            it = it // self.gradient_accumulation_steps
-        not_first = (it != 0)
-        for var, avg in zip(self._trainable_variables, self._ema):
-            m = not_first.astype(var.dtype) * jnp.asarray(self.ema_momentum, var.dtype)
-            avg.assign(m * avg.value + (1 - m) * var.value)
-        if self.ema_overwrite_frequency:
-            overwrite = (it + 1) % self.ema_overwrite_frequency == 0
-            for var, avg in zip(self._trainable_variables, self._ema):
-                var.assign(jnp.where(overwrite, avg.value, var.value))
-
     def finalize_variable_values(self, var_list=None):
         """With `use_ema`, overwrite the trained variables with their moving
         averages (fit does this after the last epoch)."""
         if not self.use_ema or not self.built:
             return
+        self._slot_variables()
         var_list = self._trainable_variables if var_list is None else list(var_list)
-        if len(var_list) != len(self._ema):
+        if len(var_list) != len(self._averages):
             raise ValueError(
                 f"The length of model variables ({len(var_list)}) to override does not "
                 f"match the length of model variables stored in the optimizer "
-                f"({len(self._ema)}). Please check if the optimizer was called on your model.")
-        for var, avg in zip(var_list, self._ema):
+                f"({len(self._averages)}). Please check if the optimizer was called on your model.")
+        for var, avg in zip(var_list, self._averages):
             var.assign(avg.value)
 
     # ---- pure form --------------------------------------------------------------------
@@ -576,7 +626,7 @@ class Optimizer:
 
     # ---- weights -----------------------------------------------------------------------
     def get_weights(self):
-        return [np.asarray(v.numpy()) for v in self._variables]
+        return [np.asarray(v.numpy()) for v in self.variables]
 
     def set_weights(self, weights):
         if not self.built:
@@ -585,11 +635,12 @@ class Optimizer:
                 "built. Please call `optimizer.build(trainable_variables)` to create "
                 "the optimizer weights before calling `set_weights()`.")
         weights = list(weights)
-        if len(weights) != len(self._variables):
+        variables = self.variables
+        if len(weights) != len(variables):
             raise ValueError(
-                f"Optimizer {self.name!r} has {len(self._variables)} variables, got "
+                f"Optimizer {self.name!r} has {len(variables)} variables, got "
                 f"{len(weights)} weights.")
-        for var, w in zip(self._variables, weights):
+        for var, w in zip(variables, weights):
             if tuple(np.shape(w)) != var.shape:
                 raise ValueError(
                     f"Optimizer variable {var.path!r} has shape {var.shape} not "
@@ -597,19 +648,21 @@ class Optimizer:
             var.assign(w)
 
     def save_own_variables(self, store):
-        for i, var in enumerate(self._variables):
+        variables = self.variables
+        for i, var in enumerate(variables):
             store[str(i)] = var.numpy()
 
     def load_own_variables(self, store):
-        if len(store.keys()) != len(self._variables):
+        variables = self.variables
+        if len(store.keys()) != len(variables):
             msg = (f"Skipping variable loading for optimizer '{self.name}', because it "
-                   f"has {len(self._variables)} variables whereas the saved optimizer "
+                   f"has {len(variables)} variables whereas the saved optimizer "
                    f"has {len(store.keys())} variables. ")
-            if len(self._variables) <= 2:
+            if len(variables) <= 2:
                 msg += "This is likely because the optimizer has not been called/built yet."
             warnings.warn(msg, stacklevel=2)
             return
-        for i, var in enumerate(self._variables):
+        for i, var in enumerate(variables):
             var.assign(store[str(i)])
 
     # ---- config -------------------------------------------------------------------------
@@ -694,13 +747,6 @@ def _takes_argument(fn):
     return False
 
 
-def _clip_by_norm(g, clipnorm):
-    l2sum = jnp.sum(jnp.square(g), keepdims=True)
-    pred = l2sum > 0
-    l2norm = jnp.where(pred, jnp.sqrt(jnp.where(pred, l2sum, jnp.ones_like(l2sum))), l2sum)
-    return (g * clipnorm / jnp.maximum(l2norm, clipnorm)).astype(g.dtype)
-
-
 def _path_name(path):
     parts = []
     for k in path:
@@ -709,19 +755,3 @@ def _path_name(path):
         elif isinstance(k, jax.tree_util.DictKey):
             parts.append(str(k.key))
     return "_".join(p for p in parts if p and p != "inner_state")
-
-
-def _state_owners(tx, state, n):
-    """For each leaf of `state`, the index of the parameter it belongs to, or
-    -1 (shared leaves such as step counts, or when it cannot be told)."""
-    n_leaves = len(jax.tree_util.tree_leaves(state))
-    try:
-        owners = optax.tree_utils.tree_map_params(
-            tx, lambda _, i: i, state, list(range(n)),
-            transform_non_params=lambda x: jax.tree.map(lambda _: -1, x))
-        owners = jax.tree_util.tree_leaves(owners)
-        if len(owners) != n_leaves or not all(isinstance(o, int) for o in owners):
-            raise ValueError
-        return owners
-    except Exception:  # noqa: BLE001 - exotic transforms: treat every leaf as shared
-        return [-1] * n_leaves

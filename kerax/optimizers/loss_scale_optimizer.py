@@ -1,6 +1,7 @@
 """`LossScaleOptimizer`: dynamic loss scaling for float16 training."""
 import jax.numpy as jnp
 
+from kerax.optimizers import transforms
 from kerax.optimizers.base import Optimizer
 from kerax.saving.object_registration import register_builtin
 from kerax.variables import Variable
@@ -12,9 +13,11 @@ __all__ = ["LossScaleOptimizer"]
 class LossScaleOptimizer(Optimizer):
     """Wraps an optimizer for float16 training: the loss is multiplied by a
     scale before differentiation (`scale_loss`), gradients are divided by it,
-    and a step whose gradients are not finite is skipped and halves the scale;
-    after `dynamic_growth_steps` finite steps in a row the scale doubles.
-    Works eagerly and in compiled steps (the skip is a `where`, not a branch).
+    and a step whose gradients are not finite is skipped and halves the scale
+    (not below 1); after `dynamic_growth_steps` finite steps in a row the
+    scale doubles (`transforms.keras_dynamic_loss_scale` around the inner
+    optimizer's chain). Works eagerly and in compiled steps (the skip is a
+    `where`, not a branch).
     """
 
     def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000,
@@ -30,8 +33,10 @@ class LossScaleOptimizer(Optimizer):
             raise ValueError(
                 "LossScaleOptimizer: `dynamic_growth_steps` must be >= 1, got "
                 f"{dynamic_growth_steps}.")
-        super().__init__(learning_rate=0.0, name=name or "loss_scale_optimizer", **kwargs)
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
         self.inner_optimizer = inner
+        # The dynamic scale replaces the inner optimizer's own loss scaling (as in Keras).
+        inner.loss_scale_factor = None
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = int(dynamic_growth_steps)
         self.dynamic_scale = Variable(self.initial_scale, dtype="float32", trainable=False,
@@ -64,37 +69,35 @@ class LossScaleOptimizer(Optimizer):
 
     def build(self, var_list):
         self.inner_optimizer.build(var_list)
+        self._trainable_variables = self.inner_optimizer._trainable_variables
         self.built = True
 
     def scale_loss(self, loss):
         return loss * self.dynamic_scale.value.astype(jnp.asarray(loss).dtype)
 
     def apply(self, grads, trainable_variables=None):
-        grads = list(grads)
-        if trainable_variables is None:
-            trainable_variables = self.inner_optimizer._trainable_variables
-        trainable_variables = list(trainable_variables)
-        if not self.inner_optimizer.built:
-            self.inner_optimizer.build(trainable_variables)
-        self.built = True
-        scale = self.dynamic_scale.value
-        unscaled = [None if g is None else jnp.asarray(g, jnp.float32) / scale for g in grads]
-        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(g)) for g in unscaled if g is not None]))
-        watched = trainable_variables + list(self.inner_optimizer.variables)
-        before = [v.value for v in watched]
-        safe = [None if g is None else jnp.where(finite, g, jnp.zeros_like(g)) for g in unscaled]
-        self.inner_optimizer.apply(safe, trainable_variables)
-        for var, old in zip(watched, before):
-            var.assign(jnp.where(finite, var.value, old))
-        counter = self.step_counter.value
-        grow = jnp.logical_and(finite, counter + 1 >= self.dynamic_growth_steps)
-        self.dynamic_scale.assign(jnp.where(finite, jnp.where(grow, scale * 2, scale),
-                                            jnp.maximum(scale / 2, 1.0)))
-        self.step_counter.assign(jnp.where(finite, jnp.where(grow, 0, counter + 1), 0))
+        """The inner optimizer's step inside `keras_dynamic_loss_scale`: its
+        chain, with the scale and counter as the outer state."""
+        inner = self.inner_optimizer
+        prepared = inner._prepare(grads, trainable_variables)
+        if not self.built and inner.built:
+            self.build(inner._trainable_variables)
+        if prepared is None:
+            return
+        grads, frozen = prepared
+        state = transforms.DynamicLossScaleState(
+            self.dynamic_scale.value, self.step_counter.value, inner._read_state())
+        tx = transforms.keras_dynamic_loss_scale(
+            inner._chain(inner._get_current_learning_rate(), inner.iterations.value, frozen),
+            growth_steps=self.dynamic_growth_steps)
+        updates, state = tx.update(grads, state, inner._params())
+        self.dynamic_scale.assign(state.dynamic_scale)
+        self.step_counter.assign(state.step_counter)
+        inner._finish(updates, state.inner_state, frozen,
+                      applied=transforms.all_finite(grads))
 
-    def apply_gradients(self, grads_and_vars):
-        grads_and_vars = list(grads_and_vars)
-        self.apply([g for g, _ in grads_and_vars], [v for _, v in grads_and_vars])
+    def finalize_variable_values(self, var_list=None):
+        self.inner_optimizer.finalize_variable_values(var_list)
 
     def get_config(self):
         from kerax.optimizers import serialize

@@ -38,6 +38,8 @@ class SGD(Optimizer):
     """Gradient descent, with optional (Nesterov) momentum:
     `m = momentum * m - lr * g; var += m` (Nesterov: `var += momentum * m - lr * g`)."""
 
+    _slot_names = {"trace": "momentum"}
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
@@ -66,6 +68,8 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop: `v = rho * v + (1 - rho) * g^2`, step `lr * g / sqrt(v + eps)`
     (centered: `v - mean(g)^2`), accumulated in a momentum when `momentum > 0`."""
+
+    _slot_names = {"nu": "velocity", "trace": "momentum", "mu": "average_gradient"}
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
                  centered=False, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -99,6 +103,8 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with Keras' epsilon placement
     (`lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`) and optional AMSGrad."""
+
+    _slot_names = {"mu": "momentum", "nu": "velocity", "nu_max": "velocity_hat"}
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -144,6 +150,8 @@ class AdamW(Adam):
 class Nadam(Optimizer):
     """Adam with Nesterov momentum and Dozat's momentum schedule, as Keras 3."""
 
+    _slot_names = {"mu": "momentum", "nu": "velocity"}
+
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
@@ -170,6 +178,8 @@ class Adamax(Optimizer):
     """Adam with the infinity norm: `lr * m / ((1 - b1^t) * (u + eps))`,
     `u = max(b2 * u, |g|)`."""
 
+    _slot_names = {"mu": "momentum", "nu": "norm"}
+
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
@@ -195,6 +205,8 @@ class Adamax(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad: `acc += g^2; var -= lr * g / sqrt(acc + eps)`, with `acc`
     starting at `initial_accumulator_value`."""
+
+    _slot_names = {"sum_of_squares": "accumulator"}
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -223,6 +235,8 @@ class Adadelta(Optimizer):
     """Adadelta (Zeiler): `delta = sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps) * g`,
     scaled by the learning rate."""
 
+    _slot_names = {"e_g": "accumulated_grad", "e_x": "accumulated_delta_var"}
+
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
@@ -245,6 +259,8 @@ class Adadelta(Optimizer):
 class Adafactor(Optimizer):
     """Adafactor (Shazeer & Stern) as Keras 3 writes it: factored second
     moments for variables with 2+ dimensions, relative step sizes."""
+
+    _slot_names = {"v": "velocity"}
 
     def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30,
                  epsilon_2=1e-3, clip_threshold=1.0, relative_step=True, weight_decay=None,
@@ -276,6 +292,8 @@ class Adafactor(Optimizer):
 class Lion(Optimizer):
     """Lion (Chen et al.): `var -= lr * sign(b1 * m + (1 - b1) * g)`,
     `m = b2 * m + (1 - b2) * g`."""
+
+    _slot_names = {"mu": "momentum"}
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,

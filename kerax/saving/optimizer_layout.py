@@ -19,38 +19,38 @@ __all__ = ["keras_layout", "derived_values"]
 def _spec(opt):
     """Keras' slot layout for `opt` as segments: ("per_var", [fields]) — for
     each trainable variable, each field in turn — or ("shared", field).
-    Fields are kerax's optax state field names. None if not mapped."""
+    Fields are the slot names (Keras' own, see `_slot_names`). None if not mapped."""
     from kerax.optimizers import optimizers as O
     t = type(opt)
     if t is O.SGD:
-        return [("per_var", ["trace"])] if opt.momentum != 0 else []
+        return [("per_var", ["momentum"])] if opt.momentum != 0 else []
     if t is O.RMSprop:
-        segs = [("per_var", ["nu"])]
+        segs = [("per_var", ["velocity"])]
         if opt.momentum > 0:
-            segs.append(("per_var", ["trace"]))
+            segs.append(("per_var", ["momentum"]))
         if opt.centered:
-            segs.append(("per_var", ["mu"]))
+            segs.append(("per_var", ["average_gradient"]))
         return segs
     if t in (O.Adam, O.AdamW):
-        segs = [("per_var", ["mu", "nu"])]
+        segs = [("per_var", ["momentum", "velocity"])]
         if opt.amsgrad:
-            segs.append(("per_var", ["nu_max"]))
+            segs.append(("per_var", ["velocity_hat"]))
         return segs
     if t is O.Nadam:
-        return [("per_var", ["mu", "nu"]), ("shared", "u_product")]
+        return [("per_var", ["momentum", "velocity"]), ("shared", "u_product")]
     if t is O.Adamax:
-        return [("per_var", ["mu", "nu"])]
+        return [("per_var", ["momentum", "norm"])]
     if t is O.Adagrad:
-        return [("per_var", ["sum_of_squares"])]
+        return [("per_var", ["accumulator"])]
     if t is O.Adadelta:
-        return [("per_var", ["e_g", "e_x"])]
+        return [("per_var", ["accumulated_grad", "accumulated_delta_var"])]
     if t is O.Lion:
-        return [("per_var", ["mu"])]
+        return [("per_var", ["momentum"])]
     return None
 
 
 # Keras' RMSprop momentum is the negative of optax's trace of `-lr * step`.
-_NEGATED = {("RMSprop", "trace")}
+_NEGATED = {("RMSprop", "momentum")}
 
 
 def _state_index(opt):
