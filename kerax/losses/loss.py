@@ -22,6 +22,7 @@ Everything is pure jax.numpy on static shapes, so it works under `jax.jit`,
 import jax
 import jax.numpy as jnp
 
+from kerax import config
 from kerax.core.dtypes import standardize_dtype
 from kerax.core.naming import auto_name
 from kerax.ops.core import convert_to_tensor, unwrap
@@ -30,7 +31,7 @@ from kerax.saving.object_registration import register_builtin
 from kerax.variables import Variable
 
 __all__ = ["Loss", "standardize_reduction", "squeeze_or_expand_to_same_rank",
-           "reduce_values", "reduce_weighted_values", "apply_mask"]
+           "reduce_values", "reduce_weighted_values", "apply_mask", "to_tensor"]
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight",
                "none", None)
@@ -142,6 +143,23 @@ def reduce_weighted_values(values, sample_weight=None, mask=None,
     return reduce_values(values, sample_weight, reduction)
 
 
+def to_tensor(x, dtype=None):
+    """`x` as a jax array of `dtype`: Variables are read, lists and tuples of
+    numbers or arrays are stacked (also while tracing), and a float64 list
+    becomes `floatx()` when no `dtype` is given.
+
+    >>> to_tensor([1.0, 2.0]).dtype
+    dtype('float32')
+    """
+    x = unwrap(x)
+    if isinstance(x, (list, tuple)):
+        x = jnp.asarray(jax.tree_util.tree_map(
+            unwrap, list(x), is_leaf=lambda v: isinstance(v, Variable)), dtype=dtype)
+        if dtype is None and x.dtype == jnp.float64 and config.floatx() != "float64":
+            dtype = config.floatx()
+    return convert_to_tensor(x, dtype=dtype)
+
+
 def _convert_structure(x, dtype):
     """Arrays (and lists of numbers) -> one array of `dtype`; dicts and ragged
     lists/tuples of arrays (multi-output models) -> the same structure of arrays."""
@@ -149,11 +167,10 @@ def _convert_structure(x, dtype):
         return {k: _convert_structure(v, dtype) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         try:
-            return jnp.asarray(jax.tree_util.tree_map(
-                unwrap, list(x), is_leaf=lambda v: isinstance(v, Variable)), dtype=dtype)
+            return to_tensor(x, dtype)
         except (TypeError, ValueError):
             return type(x)(_convert_structure(v, dtype) for v in x)
-    return convert_to_tensor(x, dtype=dtype)
+    return to_tensor(x, dtype)
 
 
 @register_builtin("keras.losses", name="Loss")

@@ -14,11 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
-from kerax.losses.loss import Loss, squeeze_or_expand_to_same_rank
-from kerax.ops.core import convert_to_tensor, unwrap
+from kerax.losses.loss import Loss, squeeze_or_expand_to_same_rank, to_tensor
 from kerax.saving.object_registration import (
     deserialize_keras_object, register_builtin, serialize_keras_object)
-from kerax.variables import Variable
 
 __all__ = [
     "LossFunctionWrapper",
@@ -38,18 +36,8 @@ _MODULE = "keras.losses"
 
 
 # ---- helpers ---------------------------------------------------------------
-def _tensor(x, dtype=None):
-    x = unwrap(x)
-    if isinstance(x, (list, tuple)):
-        x = jnp.asarray(jax.tree_util.tree_map(
-            unwrap, list(x), is_leaf=lambda v: isinstance(v, Variable)))
-        if dtype is None and x.dtype == jnp.float64 and config.floatx() != "float64":
-            dtype = config.floatx()
-    return convert_to_tensor(x, dtype=dtype)
-
-
 def _float_tensor(x):
-    x = _tensor(x)
+    x = to_tensor(x)
     return x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(config.floatx())
 
 
@@ -58,7 +46,7 @@ def _prepare(y_true, y_pred, name=None, same_rank=False):
     trailing 1 matched (Keras' rule); with a `name`, shapes that cannot
     broadcast are a clear error of that loss."""
     y_pred = _float_tensor(y_pred)
-    y_true = _tensor(y_true).astype(y_pred.dtype)
+    y_true = to_tensor(y_true).astype(y_pred.dtype)
     if same_rank:
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     if name is not None:
@@ -332,7 +320,7 @@ def _sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_c
     """(per-entry losses, mask of non-ignored entries or None)."""
     name = "sparse_categorical_crossentropy"
     y_pred = _float_tensor(y_pred)
-    y_true = _tensor(y_true)
+    y_true = to_tensor(y_true)
     if jnp.ndim(y_pred) < 1:
         raise ValueError(f"{name}: y_pred must be at least rank 1, received "
                          f"y_pred.shape={tuple(jnp.shape(y_pred))}.")
