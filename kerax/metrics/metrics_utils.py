@@ -8,26 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
-from kerax.losses.loss import squeeze_or_expand_to_same_rank  # noqa: F401 (re-exported)
-from kerax.ops.numpy import divide_no_nan  # noqa: F401 (re-exported)
+# Re-exported for the metrics: kerax.losses' and kerax.ops' single copies.
+from kerax.losses.loss import squeeze_or_expand_to_same_rank, to_tensor as to_array  # noqa: F401
+from kerax.ops.numpy import divide_no_nan  # noqa: F401
 
 NEG_INF = -1e10
-
-
-def to_array(x, dtype=None):
-    """`x` as a jax array (Variables read through the state scope)."""
-    if hasattr(x, "value") and hasattr(x, "assign"):
-        x = x.value
-    if dtype is None:
-        if isinstance(x, (jax.Array, np.ndarray)) and not (
-                isinstance(x, np.ndarray) and x.dtype == np.float64
-                and not jax.config.jax_enable_x64):
-            return jnp.asarray(x)
-        arr = np.asarray(x) if not isinstance(x, jax.Array) else x
-        if arr.dtype.kind == "f":
-            return jnp.asarray(arr, config.floatx())
-        return jnp.asarray(arr)
-    return jnp.asarray(x, dtype=dtype)
 
 
 def broadcast_sample_weight(sample_weight, shape, what):
