@@ -137,8 +137,13 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
+        """Print Keras 3's summary table (see `kerax.models.summary`): layers,
+        output shapes, parameter counts; `show_trainable`, `expand_nested`
+        and `layer_range` as in Keras."""
         from kerax.models.summary import print_summary
-        print_summary(self, print_fn=print_fn, line_length=line_length)
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
 
     def get_config(self):
         if self._graph is not None:
