@@ -389,3 +389,166 @@ def test_compiled_ema_accumulation_decay_clip_match_keras(keras):
     opt.finalize_variable_values()
     kopt.finalize_variable_values([kv])
     np.testing.assert_allclose(v.numpy(), np.asarray(kv.value), rtol=1e-5, atol=1e-6)
+
+
+# ---- Keras' base arguments, combined, against Keras: eager and compiled -----------------
+def _schedule(lib):
+    return lib.optimizers.schedules.ExponentialDecay(0.05, 2, 0.5)
+
+
+COMBOS = [
+    ("Adam", {"learning_rate": 0.05, "clipnorm": 0.5, "weight_decay": 0.1, "use_ema": True,
+              "gradient_accumulation_steps": 2}),
+    ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "global_clipnorm": 1.0,
+             "loss_scale_factor": 4.0, "use_ema": True, "ema_momentum": 0.9,
+             "ema_overwrite_frequency": 3}),
+    ("RMSprop", {"learning_rate": 0.01, "clipvalue": 0.3, "weight_decay": 0.05,
+                 "gradient_accumulation_steps": 3, "use_ema": True,
+                 "ema_overwrite_frequency": 2}),
+    ("Adafactor", {"learning_rate": 0.05, "weight_decay": 0.2, "clipnorm": 1.0,
+                   "gradient_accumulation_steps": 2}),
+    ("Nadam", {"learning_rate": 0.01, "global_clipnorm": 0.5, "loss_scale_factor": 2.0,
+               "gradient_accumulation_steps": 2, "use_ema": True}),
+    ("Lion", {"learning_rate": 0.01, "clipvalue": 0.2, "weight_decay": 0.1, "use_ema": True,
+              "ema_overwrite_frequency": 2}),
+    ("AdamW", {"learning_rate": _schedule, "weight_decay": 0.1, "clipnorm": 1.0,
+               "gradient_accumulation_steps": 2, "use_ema": True}),
+]
+NAMES = ["kernel", "bias", "other"]
+
+
+def _make(lib, name, kwargs):
+    kwargs = {k: (v(lib) if callable(v) else v) for k, v in kwargs.items()}
+    return getattr(lib.optimizers, name)(name="opt", **kwargs)
+
+
+def _assert_same_state(kopt, kv, xopt, xv, tol=1e-6):
+    """The trained variables and every optimizer variable (by its Keras path)
+    equal Keras'; kerax's only extra slots are optax step counts."""
+    _assert_close([np.asarray(v.value) for v in kv], [v.numpy() for v in xv], rtol=tol, atol=tol)
+    theirs = {v.path: np.asarray(v.value) for v in kopt.variables}
+    compared = 0
+    for v in xopt.variables:
+        if v.path in ("opt/count", "opt/u_product") or v.path.endswith(("_r", "_c")):
+            continue  # kerax-only (step counts) or named otherwise by Keras (Adafactor)
+        assert v.path in theirs, (v.path, sorted(theirs))
+        np.testing.assert_allclose(v.numpy(), theirs[v.path], rtol=tol, atol=tol, err_msg=v.path)
+        compared += 1
+    assert compared >= 2 + len(kv)  # iteration, learning_rate or slots, per-variable slots
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("name,kwargs", COMBOS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(COMBOS)])
+def test_base_arguments_combined_match_keras(keras, name, kwargs, compiled):
+    w0, grads = _data(8, steps=6)
+    kopt, xopt = _make(keras, name, kwargs), _make(kerax, name, kwargs)
+    kv = [keras.Variable(w, name=n) for w, n in zip(w0, NAMES)]
+    xv = [kerax.Variable(w, name=n) for w, n in zip(w0, NAMES)]
+    if "weight_decay" in kwargs:
+        kopt.exclude_from_weight_decay(var_names=["bias"])
+        xopt.exclude_from_weight_decay(var_names=["bias"])
+
+    def step(g):
+        xopt.apply_gradients(zip(g, xv))
+
+    run = kerax.function(step) if compiled else step
+    for g in grads:
+        kopt.apply_gradients(zip([jnp.asarray(x) for x in g], kv))
+        run([jnp.asarray(x) for x in g])
+    if compiled:
+        assert run.trace_count == 1
+    _assert_same_state(kopt, kv, xopt, xv)
+    if kwargs.get("use_ema"):
+        kopt.finalize_variable_values(kv)
+        xopt.finalize_variable_values()
+        _assert_close([np.asarray(v.value) for v in kv], [v.numpy() for v in xv],
+                      rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_missing_gradients_with_ema_and_accumulation_match_keras(keras, compiled):
+    """A variable without a gradient keeps its value and its slots (its
+    accumulator too) while the EMA still averages it, as in Keras."""
+    w0, grads = _data(9, steps=6)
+    kwargs = {"learning_rate": 0.05, "use_ema": True, "ema_overwrite_frequency": 3,
+              "gradient_accumulation_steps": 2, "weight_decay": 0.1, "clipnorm": 1.0}
+    kopt, xopt = _make(keras, "Adam", kwargs), _make(kerax, "Adam", kwargs)
+    kv = [keras.Variable(w, name=n) for w, n in zip(w0, NAMES)]
+    xv = [kerax.Variable(w, name=n) for w, n in zip(w0, NAMES)]
+
+    def with_bias(g0, g1, g2):
+        xopt.apply_gradients(zip([g0, g1, g2], xv))
+
+    def without_bias(g0, g2):
+        xopt.apply_gradients(zip([g0, None, g2], xv))
+
+    if compiled:
+        with_bias, without_bias = kerax.function(with_bias), kerax.function(without_bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, (g0, g1, g2) in enumerate(grads):
+            if i in (0, 3):  # the bias has a gradient on these steps only
+                kopt.apply_gradients(zip([g0, g1, g2], kv))
+                with_bias(g0, g1, g2)
+            else:
+                kopt.apply_gradients(zip([g0, None, g2], kv))
+                without_bias(g0, g2)
+    _assert_same_state(kopt, kv, xopt, xv)
+
+
+def test_default_names_restart_after_clear_session():
+    kerax.backend.clear_session()
+    assert optimizers.Adam().name == "adam"
+    assert optimizers.Adam().name == "adam_1"
+    assert optimizers.RMSprop().name == "rm_sprop"
+    assert optimizers.LossScaleOptimizer(optimizers.SGD()).name == "loss_scale_optimizer"
+    kerax.backend.clear_session()
+    assert optimizers.Adam().name == "adam"
+
+
+SLOT_CASES = [("SGD", {"momentum": 0.9}), ("RMSprop", {"momentum": 0.5, "centered": True}),
+              ("Adam", {"amsgrad": True}), ("AdamW", {}), ("Nadam", {}), ("Adamax", {}),
+              ("Adagrad", {}), ("Adadelta", {}), ("Lion", {}),
+              ("Adam", {"use_ema": True, "gradient_accumulation_steps": 2})]
+
+
+@pytest.mark.parametrize("name,kwargs", SLOT_CASES,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(SLOT_CASES)])
+def test_slot_variables_have_keras_names(keras, name, kwargs):
+    kopt = getattr(keras.optimizers, name)(name="opt", **kwargs)
+    xopt = getattr(optimizers, name)(name="opt", **kwargs)
+    kopt.build([keras.Variable(np.zeros((2, 3)), name="kernel"),
+                keras.Variable(np.zeros(3), name="bias")])
+    xopt.build([kerax.Variable(np.zeros((2, 3)), name="kernel"),
+                kerax.Variable(np.zeros(3), name="bias")])
+    theirs = [v.path for v in kopt.variables if v.path.startswith("opt/")]  # not Nadam's u_product
+    ours = [v.path for v in xopt.variables if v.path not in ("opt/count", "opt/u_product")]
+    assert sorted(ours) == sorted(theirs)
+    # iteration, learning_rate, EMA averages and accumulators first, as in Keras
+    head = [p for p in theirs if p.endswith(("iteration", "learning_rate", "_average",
+                                             "_gradient_accumulator"))]
+    assert ours[:len(head)] == theirs[:len(head)] == head
+
+
+def test_loss_scale_optimizer_stateless_apply_matches_apply():
+    def make():
+        w = kerax.Variable(np.array([1.0, -2.0], "float32"))
+        opt = optimizers.LossScaleOptimizer(optimizers.Adam(0.1, use_ema=True),
+                                            initial_scale=4.0, dynamic_growth_steps=2)
+        opt.build([w])
+        return w, opt
+
+    gs = [jnp.array([4.0, 8.0]), jnp.array([jnp.inf, 0.0]), jnp.array([2.0, -2.0])]
+    w, opt = make()
+    for g in gs:
+        opt.apply([g])
+    w2, opt2 = make()
+    values, tvals = [v.value for v in opt2.variables], [w2.value]
+    f = jax.jit(opt2.stateless_apply)
+    for g in gs:
+        tvals, values = f(values, [g], tvals)
+    np.testing.assert_allclose(np.asarray(tvals[0]), w.numpy(), rtol=1e-6)
+    for v, x in zip(opt.variables, values):
+        np.testing.assert_allclose(np.asarray(x), v.numpy(), rtol=1e-6, err_msg=v.path)
+    assert int(opt.iterations.numpy()) == 2  # the non-finite step did not count
+    assert float(opt.dynamic_scale.numpy()) == 2.0  # halved, then one finite step
