@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import activations, config as _config, constraints, initializers, regularizers
+from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.saving.object_registration import register_builtin, serialize_keras_object
 
@@ -136,7 +137,7 @@ class BaseConv(ShapeSpecMixin, Layer):
                  use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 lora_rank=None, **kwargs):
+                 **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         where = f"{type(self).__name__} {self.name!r}"
         self.rank = rank
@@ -170,7 +171,6 @@ class BaseConv(ShapeSpecMixin, Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.lora_rank = lora_rank
 
     # -- helpers
     @property
@@ -262,8 +262,17 @@ class BaseConv(ShapeSpecMixin, Layer):
                     else serialize_keras_object(v)) for k, v in objects.items()}
 
 
-class BaseConvND(BaseConv):
-    """Conv1D/2D/3D: `activation(conv(inputs, kernel) + bias)`."""
+class BaseConvND(LoraMixin, BaseConv):
+    """Conv1D/2D/3D: `activation(conv(inputs, kernel) + bias)`. With `lora_rank=r`
+    (or `enable_lora(r)` once built) the kernel `(*kernel_size, in, filters)` is
+    frozen and factors `(*kernel_size, in, r)` and `(r, filters)` are trained (as
+    Keras 3, the only convolutions with LoRA)."""
+
+    def __init__(self, *args, lora_rank=None, lora_alpha=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_lora(lora_rank, lora_alpha)
+
+    kernel = lora_weight_property("kernel")
 
     def build(self, input_shape):
         in_channels = self._check_input(input_shape)
@@ -279,6 +288,7 @@ class BaseConvND(BaseConv):
             constraint=self.kernel_constraint, name="kernel")
         self._make_bias(self.filters)
         self.built = True
+        self._build_lora()
 
     def _out_channels(self, input_shape):
         return self.filters
@@ -290,7 +300,7 @@ class BaseConvND(BaseConv):
         if self.padding == "causal":
             left = (self.kernel_size[0] - 1) * self.dilation_rate[0]
             padding = [(left, 0)]
-        x = self._conv(x, self.kernel.value, self.strides, self.dilation_rate,
+        x = self._conv(x, self._lora_merged(), self.strides, self.dilation_rate,
                        self.groups, padding)
         return self._add_bias_and_activate(x)
 
@@ -304,7 +314,7 @@ class BaseConvND(BaseConv):
             bias_regularizer=self.bias_regularizer,
             kernel_constraint=self.kernel_constraint,
             bias_constraint=self.bias_constraint))
-        return config
+        return self._lora_config(config)
 
 
 @register_builtin("keras.layers", aliases=["Convolution1D"])

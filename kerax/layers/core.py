@@ -1,8 +1,10 @@
-"""Core layers: Input/InputLayer, Dense, Activation, Identity, Lambda."""
+"""Core layers: Input/InputLayer, Dense, Activation, Identity, Lambda; and LoraMixin,
+the LoRA support Dense shares with EinsumDense, Embedding and Conv1D/2D/3D."""
 import inspect
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kerax import activations, constraints, initializers, regularizers
 from kerax.layers.layer import KerasTensor, Layer
@@ -62,15 +64,192 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     return layer.output
 
 
+# ---- LoRA: low-rank adaptation of one weight (Dense, EinsumDense, Embedding, ConvND) ----
+def lora_weight_property(name):
+    """The adapted weight `name` ("kernel", "embeddings") as Keras 3 exposes it:
+    the Variable, or once LoRA is enabled the merged array
+    `w + lora_alpha / lora_rank * (a @ b)`. The Variable itself lives at `_<name>`."""
+    private = "_" + name
+
+    def get(self):
+        var = self.__dict__.get(private)
+        if var is None:
+            raise AttributeError(
+                f"{type(self).__name__} {self.name!r}: `{name}` exists once the layer is "
+                "built; call the layer on data or call build(input_shape) first.")
+        if self.__dict__.get("lora_enabled"):
+            return self._lora_merged()
+        return var
+
+    def set(self, value):
+        object.__setattr__(self, private, value)
+
+    return property(get, set, doc=f"The layer's `{name}` (merged with LoRA when enabled).")
+
+
+def _check_lora_rank(layer, rank, arg="lora_rank", allow_off=True):
+    if rank is None and allow_off:
+        return None
+    if isinstance(rank, (int, np.integer)) and not isinstance(rank, bool) and (
+            rank > 0 or (allow_off and rank == 0)):
+        return int(rank)
+    raise ValueError(
+        f"{type(layer).__name__} {layer.name!r}: `{arg}` must be a positive integer"
+        f"{' (or None/0 for no LoRA)' if allow_off else ''}, got {rank!r}.")
+
+
+def _check_lora_alpha(layer, alpha):
+    if alpha is None:
+        return None
+    if isinstance(alpha, (int, float, np.integer, np.floating)) and \
+            not isinstance(alpha, bool) and alpha > 0:
+        return alpha
+    raise ValueError(f"{type(layer).__name__} {layer.name!r}: `lora_alpha` must be a "
+                     f"positive number, got {alpha!r}.")
+
+
+class LoraMixin:
+    """LoRA (Hu et al. 2021) as Keras 3 does it, for a layer whose adapted weight
+    `w` (attribute `_lora_weight`, exposed by `lora_weight_property`) has shape
+    `(*lead, out)`: `enable_lora(rank)` adds trainable float32 factors
+    `lora_<w>_a` `(*lead, rank)` (he_uniform) and `lora_<w>_b` `(rank, out)`
+    (zeros), freezes `w`, and the layer then computes with
+    `w + lora_alpha / rank * (a @ b)`. Saving stores that merged weight in
+    `w`'s place (Keras' layout) and loading zeroes the factors.
+
+    The host layer calls `_init_lora(lora_rank, lora_alpha)` in `__init__`,
+    `_build_lora()` at the end of `build`, and computes with `_lora_merged()`.
+    """
+
+    _lora_weight = "kernel"
+
+    def _init_lora(self, lora_rank, lora_alpha):
+        self.lora_rank = _check_lora_rank(self, lora_rank)
+        alpha = _check_lora_alpha(self, lora_alpha)
+        self.lora_alpha = alpha if alpha is not None else self.lora_rank
+        self.lora_enabled = False
+
+    def _build_lora(self):
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, lora_alpha=self.lora_alpha)
+
+    def _lora_factors(self):
+        w = self._lora_weight
+        return getattr(self, f"lora_{w}_a"), getattr(self, f"lora_{w}_b")
+
+    def enable_lora(self, rank, lora_alpha=None, a_initializer="he_uniform",
+                    b_initializer="zeros"):
+        """Freeze the layer's weight and train a rank-`rank` update of it instead
+        (scaled by `lora_alpha / rank`; `lora_alpha` defaults to `rank`).
+
+        >>> layer = Dense(4)
+        >>> layer.build((None, 3))
+        >>> layer.enable_lora(2)
+        >>> [v.name for v in layer.trainable_weights]
+        ['bias', 'lora_kernel_a', 'lora_kernel_b']
+        """
+        w = self._lora_weight
+        where = f"{type(self).__name__} {self.name!r}"
+        if getattr(self, f"{w}_constraint", None) is not None:
+            raise ValueError(
+                f"{where}: LoRA is incompatible with {w} constraints; remove the "
+                f"`{w}_constraint` argument to enable LoRA on this layer.")
+        if not self.built or self.__dict__.get("_" + w) is None:
+            raise ValueError(
+                f"{where}: cannot enable LoRA on a layer that isn't built yet; call the "
+                "layer on data or call build(input_shape) first.")
+        if self.lora_enabled:
+            raise ValueError(
+                f"{where}: LoRA is already enabled; it can be enabled only once per layer.")
+        rank = _check_lora_rank(self, rank, arg="rank", allow_off=False)
+        lora_alpha = _check_lora_alpha(self, lora_alpha)
+        base = self.__dict__["_" + w]
+        regularizer = getattr(self, f"{w}_regularizer", None)
+        # float32 factors whatever the layer's dtype (as Keras: no under/overflow
+        # while fine-tuning; the merged weight takes the compute dtype).
+        a = self.add_weight(name=f"lora_{w}_a", shape=tuple(base.shape[:-1]) + (rank,),
+                            initializer=initializers.get(a_initializer), dtype="float32",
+                            regularizer=regularizer)
+        b = self.add_weight(name=f"lora_{w}_b", shape=(rank, base.shape[-1]),
+                            initializer=initializers.get(b_initializer), dtype="float32",
+                            regularizer=regularizer)
+        setattr(self, f"lora_{w}_a", a)
+        setattr(self, f"lora_{w}_b", b)
+        base.trainable = False
+        self.lora_enabled = True
+        self.lora_rank = rank
+        self.lora_alpha = lora_alpha if lora_alpha is not None else rank
+        # Keras' per-layer save/load hooks, only on LoRA layers: the file holds the
+        # merged weight in the plain layer's layout (see _save_merged_variables).
+        object.__setattr__(self, "save_own_variables", self._save_merged_variables)
+        object.__setattr__(self, "load_own_variables", self._load_merged_variables)
+
+    def _lora_merged(self):
+        """The adapted weight's value to compute with (merged when LoRA is on)."""
+        base = self.__dict__["_" + self._lora_weight].value
+        if not self.lora_enabled:
+            return base
+        a, b = self._lora_factors()
+        delta = (self.lora_alpha / self.lora_rank) * jnp.matmul(a.value, b.value)
+        return jnp.add(base, delta).astype(self.compute_dtype)
+
+    def _saved_variables(self):
+        """The variables a plain (non-LoRA) layer would store, in creation order."""
+        lora = {id(v) for v in self._lora_factors()} if self.lora_enabled else set()
+        return [v for v in self._own_variables if id(v) not in lora]
+
+    def _save_merged_variables(self, store):
+        """Keras' `save_own_variables`: the weight merged with its LoRA update in
+        the weight's place, then the other weights (`"0"`, `"1"`, ...)."""
+        base = self.__dict__["_" + self._lora_weight]
+        for i, var in enumerate(self._saved_variables()):
+            value = self._lora_merged().astype(base.dtype) if var is base else var.value
+            store[str(i)] = np.asarray(value)
+
+    def _load_merged_variables(self, store):
+        """Keras' `load_own_variables`: the stored (merged) weight becomes the frozen
+        weight and the LoRA factors restart from zero. Checks everything first."""
+        variables = self._saved_variables()
+        where = f"{type(self).__name__} {self.name!r}"
+        keys = list(store.keys())
+        if len(keys) != len(variables):
+            raise ValueError(
+                f"{where} expects {len(variables)} stored weight(s) "
+                f"{[v.name for v in variables]}, but the file has {len(keys)}.")
+        values = []
+        for i, var in enumerate(variables):
+            value = np.asarray(store[str(i)])
+            if tuple(value.shape) != tuple(var.shape):
+                raise ValueError(
+                    f"{where}: weight {var.name!r} has shape {tuple(var.shape)} in the "
+                    f"layer but {tuple(value.shape)} in the file.")
+            values.append(value)
+        for var, value in zip(variables, values):
+            var.assign(value.astype(var.dtype))
+        for factor in self._lora_factors():
+            factor.assign(np.zeros(factor.shape, factor.dtype))
+
+    def _lora_config(self, config):
+        if self.lora_rank:
+            config["lora_rank"] = self.lora_rank
+            config["lora_alpha"] = self.lora_alpha
+        return config
+
+
 @register_builtin("keras.layers")
-class Dense(Layer):
-    """`activation(inputs @ kernel + bias)`, on the last axis of inputs of any rank."""
+class Dense(LoraMixin, Layer):
+    """`activation(inputs @ kernel + bias)`, on the last axis of inputs of any rank.
+    With `lora_rank=r` (or `enable_lora(r)` once built) the kernel is frozen and a
+    rank-r update `lora_alpha / r * lora_kernel_a @ lora_kernel_b` is trained."""
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if quantization_config is not None:
+            raise NotImplementedError(f"Dense {self.name!r}: quantization is not supported.")
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             try:
                 ok = int(units) == units and int(units) > 0
@@ -88,8 +267,10 @@ class Dense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.lora_rank = lora_rank
+        self._init_lora(lora_rank, lora_alpha)
         self.supports_masking = True
+
+    kernel = lora_weight_property("kernel")
 
     def build(self, input_shape):
         if input_shape is None or len(input_shape) < 1 or input_shape[-1] is None:
@@ -109,14 +290,15 @@ class Dense(Layer):
         else:
             self.bias = None
         self.built = True
+        self._build_lora()
 
     def call(self, inputs):
         if inputs.ndim < 1 or inputs.shape[-1] != self.input_dim:
             raise ValueError(
                 f"Layer {self.name!r} (Dense) was built for inputs with last dimension "
-                f"{self.input_dim} (kernel shape {self.kernel.shape}), but got inputs "
+                f"{self.input_dim} (kernel shape {self._kernel.shape}), but got inputs "
                 f"of shape {tuple(inputs.shape)}.")
-        x = jnp.matmul(inputs, self.kernel.value)
+        x = jnp.matmul(inputs, self._lora_merged())
         if self.bias is not None:
             x = x + self.bias.value
         if self.activation is not None:
@@ -135,8 +317,9 @@ class Dense(Layer):
             "bias_regularizer": serialize_keras_object(self.bias_regularizer),
             "kernel_constraint": serialize_keras_object(self.kernel_constraint),
             "bias_constraint": serialize_keras_object(self.bias_constraint),
+            "quantization_config": None,
         })
-        return config
+        return self._lora_config(config)
 
 
 @register_builtin("keras.layers")

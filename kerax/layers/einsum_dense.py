@@ -5,6 +5,7 @@ import re
 import jax.numpy as jnp
 
 from kerax import activations, constraints, initializers, regularizers
+from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import Layer
 from kerax.saving.object_registration import register_builtin, serialize_keras_object
 
@@ -100,11 +101,12 @@ def analyze_einsum(equation, bias_axes, input_shape, output_shape, layer="Einsum
 
 
 @register_builtin("keras.layers")
-class EinsumDense(Layer):
+class EinsumDense(LoraMixin, Layer):
     """`activation(einsum(equation, inputs, kernel) + bias)`, e.g.
     `EinsumDense("abc,cd->abd", output_shape=(None, 64), bias_axes="d")`.
     `output_shape` excludes the batch axis (and `...`); None entries are taken
-    from the inputs."""
+    from the inputs. `lora_rank`/`enable_lora` as in Dense: a kernel of shape
+    `(*lead, last)` gets factors `(*lead, rank)` and `(rank, last)`."""
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -114,11 +116,13 @@ class EinsumDense(Layer):
         super().__init__(**kwargs)
         if not isinstance(equation, str):
             raise TypeError(f"EinsumDense {self.name!r}: `equation` must be a string.")
-        if lora_rank:
-            raise NotImplementedError(f"EinsumDense {self.name!r}: LoRA is not supported.")
         if quantization_config is not None:
             raise NotImplementedError(
                 f"EinsumDense {self.name!r}: quantization is not supported.")
+        if gptq_unpacked_column_size:
+            raise NotImplementedError(
+                f"EinsumDense {self.name!r}: GPTQ quantization is not supported "
+                "(gptq_unpacked_column_size).")
         self.equation = equation
         if isinstance(output_shape, int):
             output_shape = (output_shape,)
@@ -131,6 +135,9 @@ class EinsumDense(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
+        self._init_lora(lora_rank, lora_alpha)
+
+    kernel = lora_weight_property("kernel")
 
     def build(self, input_shape):
         kernel_shape, bias_shape, full, input_axes, output_axes = analyze_einsum(
@@ -150,14 +157,15 @@ class EinsumDense(Layer):
             name="bias", shape=bias_shape, initializer=self.bias_initializer,
             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
+        self._build_lora()
 
     def call(self, inputs):
         try:
-            x = jnp.einsum(self.equation, inputs, self.kernel.value)
+            x = jnp.einsum(self.equation, inputs, self._lora_merged())
         except ValueError as e:
             raise ValueError(
                 f"Layer {self.name!r} (EinsumDense) with equation {self.equation!r} and "
-                f"kernel shape {self.kernel.shape} cannot take inputs of shape "
+                f"kernel shape {self._kernel.shape} cannot take inputs of shape "
                 f"{tuple(inputs.shape)}: {e}") from None
         if self.bias is not None:
             x = x + self.bias.value
@@ -181,4 +189,4 @@ class EinsumDense(Layer):
             "bias_constraint": serialize_keras_object(self.bias_constraint),
             "quantization_config": None,
         })
-        return config
+        return self._lora_config(config)

@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import constraints, initializers, regularizers
+from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.saving.object_registration import register_builtin, serialize_keras_object
 
@@ -10,10 +11,14 @@ __all__ = ["Embedding"]
 
 
 @register_builtin("keras.layers")
-class Embedding(Layer):
+class Embedding(LoraMixin, Layer):
     """Looks up rows of an `(input_dim, output_dim)` table: `(batch, ...)` integer
     inputs give `(batch, ..., output_dim)`. With `mask_zero=True`, index 0 is
-    padding and `compute_mask` returns `inputs != 0`."""
+    padding and `compute_mask` returns `inputs != 0`. With `lora_rank=r` (or
+    `enable_lora(r)` once built) the table is frozen and a rank-r update
+    `lora_alpha / r * lora_embeddings_a @ lora_embeddings_b` is trained."""
+
+    _lora_weight = "embeddings"
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
@@ -26,8 +31,6 @@ class Embedding(Layer):
                 raise ValueError(
                     f"Embedding {self.name!r}: `{arg}` must be a positive integer, "
                     f"got {value!r}.")
-        if lora_rank:
-            raise NotImplementedError(f"Embedding {self.name!r}: LoRA is not supported.")
         if quantization_config is not None:
             raise NotImplementedError(f"Embedding {self.name!r}: quantization is not supported.")
         self.input_dim = int(input_dim)
@@ -37,6 +40,7 @@ class Embedding(Layer):
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = mask_zero
         self.supports_masking = mask_zero
+        self._init_lora(lora_rank, lora_alpha)
         if weights is not None:
             self.build()
             if not isinstance(weights, (list, tuple)):
@@ -51,11 +55,14 @@ class Embedding(Layer):
             regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint,
             name="embeddings")
         self.built = True
+        self._build_lora()
+
+    embeddings = lora_weight_property("embeddings")
 
     def call(self, inputs):
         if not jnp.issubdtype(inputs.dtype, jnp.integer):
             inputs = inputs.astype("int32")
-        return jnp.take(self.embeddings.value, inputs, axis=0)
+        return jnp.take(self._lora_merged(), inputs, axis=0)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -76,4 +83,4 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
             "quantization_config": None,
         })
-        return config
+        return self._lora_config(config)
