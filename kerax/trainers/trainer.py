@@ -77,23 +77,27 @@ _ACCEPTED = weakref.WeakKeyDictionary()
 
 
 def _accepted(method):
-    fn = getattr(method, "__func__", method)
-    got = _ACCEPTED.get(fn)
-    if got is None:
-        params = list(inspect.signature(method).parameters.values())
-        P = inspect.Parameter
-        var_kw = any(p.kind is P.VAR_KEYWORD for p in params)
-        positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
-        n_pos = 1_000 if any(p.kind is P.VAR_POSITIONAL for p in params) else len(positional)
-        got = _ACCEPTED[fn] = {
-            "training": var_kw or any(p.name == "training" and p.kind is not P.POSITIONAL_ONLY
-                                      for p in params),
-            "positional": n_pos,
-            "names": {p.name for p in params if p.kind is not P.POSITIONAL_ONLY}
-            | ({"x", "y", "y_pred", "sample_weight"} if var_kw else set()),
-            "required": [p.name for p in params if p.default is P.empty
-                         and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD)],
-        }
+    """What `method`'s signature accepts (cached per function)."""
+    fn = getattr(method, "__func__", None)
+    got = _ACCEPTED.get(fn) if fn is not None else None
+    if got is not None:
+        return got
+    params = list(inspect.signature(method).parameters.values())
+    P = inspect.Parameter
+    var_kw = any(p.kind is P.VAR_KEYWORD for p in params)
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    got = {
+        "training": var_kw or any(p.name == "training" and p.kind is not P.POSITIONAL_ONLY
+                                  for p in params),
+        "positional": 1_000 if any(p.kind is P.VAR_POSITIONAL for p in params)
+        else len(positional),
+        "names": {p.name for p in params if p.kind is not P.POSITIONAL_ONLY}
+        | ({"x", "y", "y_pred", "sample_weight"} if var_kw else set()),
+        "required": [p.name for p in params if p.default is P.empty
+                     and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD)],
+    }
+    if fn is not None:  # a bound method: its signature without self, per function
+        _ACCEPTED[fn] = got
     return got
 
 
