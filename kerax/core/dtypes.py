@@ -7,27 +7,29 @@ from kerax.core import config
 
 __all__ = ["standardize_dtype", "result_type", "is_float_dtype"]
 
-_ALIASES = {"int": "int32", "float": None, "bool": "bool", "bfloat16": "bfloat16"}
+_ALIASES = {"int": "int32", "float": "float32", "bool": "bool", "bfloat16": "bfloat16"}
 
 
 def standardize_dtype(dtype, what="dtype"):
     """A dtype as its string name, as Keras 3 spells it.
 
-    None and "float" mean `floatx()`; Python's int/float/bool mean
-    int32/floatx/bool; arrays, Variables and dtype policies give their dtype.
+    None means `floatx()`; Python's int/float/bool (and "int"/"float") mean
+    int32/float32/bool, as in Keras; arrays, Variables and dtype policies give their dtype.
 
     >>> standardize_dtype(None), standardize_dtype(int), standardize_dtype(np.float16)
     ('float32', 'int32', 'float16')
     """
-    if dtype is None or dtype is float:
+    if dtype is None:
         return config.floatx()
+    if dtype is float:
+        return "float32"
     if dtype is int:
         return "int32"
     if dtype is bool:
         return "bool"
     if isinstance(dtype, str):
         if dtype in _ALIASES:
-            return _ALIASES[dtype] or config.floatx()
+            return _ALIASES[dtype]
     elif hasattr(dtype, "compute_dtype"):  # a dtype policy
         return standardize_dtype(dtype.compute_dtype, what)
     elif hasattr(dtype, "dtype") and not isinstance(dtype, (type, np.dtype)):
