@@ -13,7 +13,7 @@ does.
 import jax
 import jax.numpy as jnp
 
-from kerax.saving import object_registration as _reg
+from kerax import registry as _reg
 from kerax.variables import Variable
 
 _MODULE = "keras.activations"

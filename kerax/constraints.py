@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config as _config
-from kerax.saving import object_registration as _reg
+from kerax import registry as _reg
 from kerax.variables import Variable
 
 _MODULE = "keras.constraints"

@@ -23,7 +23,7 @@ import numpy as np
 
 from kerax import config as _config
 from kerax import random as _random
-from kerax.saving import object_registration as _reg
+from kerax import registry as _reg
 
 _MODULE = "keras.initializers"
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from kerax.core import scope as _scope
 
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["DTypePolicy", "set_global_policy", "global_policy", "dtype_policy",
            "set_dtype_policy", "LossScaleOptimizer", "autocast_dtype"]

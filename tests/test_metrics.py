@@ -242,15 +242,14 @@ def test_loss_metrics_average_the_loss_function(keras, case):
     name, kwargs, fn_name, sign, kind = case
     ours = getattr(M, name)(**kwargs)
     fn = getattr(kerax.losses, fn_name)
-    fn_kwargs = {k: v for k, v in kwargs.items() if k != "name"}
     total = count = 0.0
     for seed in (1, 2):
         yt, yp = make_data(kind, seed)
         w = _weights(kind, seed)
         ours.update_state(yt, yp, sample_weight=w)
-        values = sign * np.asarray(fn(yt, yp, **fn_kwargs), np.float64)
+        values = sign * np.asarray(fn(yt, yp, **kwargs), np.float64)
         np.testing.assert_allclose(values, sign * np.asarray(
-            getattr(keras.losses, fn_name)(yt, yp, **fn_kwargs)), rtol=1e-6, atol=1e-6)
+            getattr(keras.losses, fn_name)(yt, yp, **kwargs)), rtol=1e-6, atol=1e-6)
         if "ignore_class" in kwargs:  # ignored entries count neither in total nor count
             w = w * (yt != kwargs["ignore_class"])
         total += float((values * w).sum())

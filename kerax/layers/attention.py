@@ -10,7 +10,7 @@ from kerax import constraints, initializers, regularizers
 from kerax import random as _random
 from kerax.layers.einsum_dense import EinsumDense
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin, serialize_keras_object
+from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 

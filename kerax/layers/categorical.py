@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 from kerax.variables import is_tracer
 
 __all__ = ["Discretization", "CategoryEncoding", "HashedCrossing", "IntegerLookup"]

@@ -24,7 +24,7 @@ import numpy as np
 from kerax import random as _random
 from kerax.layers.convolutional import standardize_data_format
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
            "RandomTranslation", "RandomContrast"]

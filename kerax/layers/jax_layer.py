@@ -52,7 +52,7 @@ import numpy as np
 
 from kerax import random as _random
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import (deserialize_keras_object,
+from kerax.registry import (deserialize_keras_object,
                                                 get_registered_name, get_registered_object,
                                                 register_builtin, serialize_keras_object)
 

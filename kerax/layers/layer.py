@@ -702,7 +702,7 @@ class Layer:
 
     # ---- config -------------------------------------------------------------------------
     def get_config(self):
-        from kerax.saving.object_registration import serialize_keras_object
+        from kerax.registry import serialize_keras_object
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": _dtype_config(self._dtype_policy.name)}
         if self._batch_input_shape is not None:

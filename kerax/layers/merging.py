@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
            "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum",

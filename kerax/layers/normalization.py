@@ -4,7 +4,7 @@ import jax.numpy as jnp
 
 from kerax import constraints, initializers, regularizers
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin, serialize_keras_object
+from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["BatchNormalization", "LayerNormalization", "UnitNormalization"]
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from kerax import constraints, initializers, regularizers
 from kerax.layers.wrapper import Wrapper
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin, serialize_keras_object
+from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["GroupNormalization", "SpectralNormalization"]
 

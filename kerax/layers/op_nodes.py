@@ -9,7 +9,7 @@ below is known: a file naming any other op is refused like any unknown class.
 import jax.numpy as jnp
 
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["OpNode", "OP_NODES"]
 

@@ -13,7 +13,7 @@ from kerax.layers.convolutional import (ShapeSpecMixin, check_rank, conv_output_
                                         standardize_data_format, standardize_padding,
                                         standardize_tuple)
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
            "AveragePooling2D", "AveragePooling3D", "GlobalMaxPooling1D",

@@ -7,7 +7,7 @@ import numpy as np
 
 from kerax import config as _config
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 from kerax.variables import Variable
 
 __all__ = ["Normalization", "Rescaling"]

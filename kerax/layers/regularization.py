@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from kerax import random as _random
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout",
            "ActivityRegularization"]

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from kerax import config as _config
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["Flatten", "Reshape", "Permute", "RepeatVector"]
 

@@ -6,7 +6,7 @@ import numpy as np
 from kerax.layers.convolutional import (ShapeSpecMixin, check_rank, standardize_data_format,
                                         standardize_tuple)
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
            "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D"]

@@ -24,7 +24,7 @@ from kerax import activations, constraints, initializers, regularizers
 from kerax import random as _random
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.layers.wrapper import Wrapper
-from kerax.saving.object_registration import (deserialize_keras_object, register_builtin,
+from kerax.registry import (deserialize_keras_object, register_builtin,
                                                 serialize_keras_object)
 from kerax.variables import Variable
 

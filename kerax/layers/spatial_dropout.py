@@ -2,7 +2,7 @@
 from kerax import config as _config
 from kerax import random as _random
 from kerax.layers.regularization import Dropout
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
 

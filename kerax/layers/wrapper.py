@@ -1,7 +1,7 @@
 """`Wrapper`: the base of layers that wrap another layer (TimeDistributed,
 Bidirectional's copies, SpectralNormalization)."""
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import (deserialize_keras_object, register_builtin,
+from kerax.registry import (deserialize_keras_object, register_builtin,
                                                 serialize_keras_object)
 
 __all__ = ["Wrapper"]

@@ -16,7 +16,7 @@ in dependency order on fresh symbolic tensors.
 import jax
 
 from kerax.layers.layer import KerasTensor, _is_kt
-from kerax.saving.object_registration import (builtin_objects, deserialize_keras_object,
+from kerax.registry import (builtin_objects, deserialize_keras_object,
                                                 register_builtin, serialize_keras_object)
 
 __all__ = ["functional_config", "functional_from_config", "serialize_model_config"]

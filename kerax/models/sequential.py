@@ -3,7 +3,7 @@ from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.layers.masking_utils import call_with_masks
 from kerax.models.model import Model
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["Sequential"]
 
@@ -119,7 +119,7 @@ class Sequential(Model):
         return out.shape
 
     def get_config(self):
-        from kerax.saving.object_registration import serialize_keras_object
+        from kerax.registry import serialize_keras_object
         layers = [serialize_keras_object(l) for l in self._layers]
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": Layer.get_config(self)["dtype"], "layers": layers}
@@ -129,7 +129,7 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from kerax.saving.object_registration import deserialize_keras_object
+        from kerax.registry import deserialize_keras_object
         layers = [deserialize_keras_object(c, custom_objects=custom_objects, module="keras.layers")
                   for c in config.get("layers", [])]
         model = cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))

@@ -1,6 +1,6 @@
 """kerax.saving: the object registry, `.keras` files and weights files
 (Keras 3's formats), safe loading."""
-from kerax.saving.object_registration import (  # noqa: F401
+from kerax.registry import (  # noqa: F401
     CustomObjectScope, SafeModeError, custom_object_scope, deserialize_keras_object,
     get_custom_objects, get_registered_name, get_registered_object,
     register_keras_serializable, serialize_keras_object)

@@ -20,7 +20,7 @@ import marshal
 import threading
 import types
 
-from kerax.saving.object_registration import (SafeModeError, deserialize_keras_object,
+from kerax.registry import (SafeModeError, deserialize_keras_object,
                                                 serialize_keras_object)
 
 __all__ = ["serialize_function", "deserialize_function", "SafeModeScope",

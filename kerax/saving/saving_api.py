@@ -13,7 +13,7 @@ import io
 
 from kerax.saving import keras_file, weights_store
 from kerax.saving.lambda_serialization import SafeModeScope
-from kerax.saving.object_registration import (CustomObjectScope, deserialize_keras_object)
+from kerax.registry import (CustomObjectScope, deserialize_keras_object)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 

@@ -183,7 +183,7 @@ class Trainer:
     def compile_from_config(self, config):
         """Compile from a `get_compile_config()` dict as stored in `.keras`
         files, and build the optimizer so saved optimizer state can load."""
-        from kerax.saving.object_registration import deserialize_keras_object
+        from kerax.registry import deserialize_keras_object
         if not config:
             return
         if not isinstance(config, dict):

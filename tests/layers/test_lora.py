@@ -3,13 +3,16 @@ and Conv1D/2D/3D, against Keras 3 itself: weight names, shapes, dtypes and
 trainability, outputs with the same weights, the merged `kernel`, configs,
 errors, training with fit, and the `.keras` files (merged weights, Keras'
 layout) read by the other library."""
+import io
 import warnings
 
+import h5py
 import numpy as np
 import pytest
 
 import kerax
 from kerax import layers as L
+from kerax.saving import weights_store
 
 CF = {"data_format": "channels_first"}
 
@@ -303,9 +306,6 @@ def _files_use_lora_hooks():
     """Whether kerax's weight files call a LoRA layer's save/load hooks (they are
     bound on the instance by enable_lora; kerax/saving/weights_store.py looks for
     the hooks on the class only, which needs changing)."""
-    from kerax.saving import weights_store
-    import h5py
-    import io
     model = kerax.Sequential([kerax.Input((2,)), L.Dense(2, lora_rank=1)])
     with h5py.File(io.BytesIO(weights_store.to_bytes_h5(model)), "r") as f:
         return len(f["layers/dense/vars"]) == 2
