@@ -4,7 +4,7 @@ import jax
 import numpy as np
 
 from kerax.layers.layer import KerasTensor, Layer, _is_kt
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 from kerax.trainers.trainer import Trainer
 
 __all__ = ["Model", "Functional"]
