@@ -19,7 +19,7 @@ import numpy as np
 from kerax import activations, config as _config, constraints, initializers, regularizers
 from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import KerasTensor, Layer
-from kerax.saving.object_registration import register_builtin, serialize_keras_object
+from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
            "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",

@@ -8,7 +8,7 @@ import numpy as np
 
 from kerax import activations, constraints, initializers, regularizers
 from kerax.layers.layer import KerasTensor, Layer
-from kerax.saving.object_registration import (SafeModeError, register_builtin,
+from kerax.registry import (SafeModeError, register_builtin,
                                                 serialize_keras_object)
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Identity", "Lambda", "OpLambda"]

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from kerax import activations, constraints, initializers, regularizers
 from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import Layer
-from kerax.saving.object_registration import register_builtin, serialize_keras_object
+from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["EinsumDense"]
 

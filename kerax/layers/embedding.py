@@ -5,7 +5,7 @@ import numpy as np
 from kerax import constraints, initializers, regularizers
 from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import KerasTensor, Layer
-from kerax.saving.object_registration import register_builtin, serialize_keras_object
+from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["Embedding"]
 

@@ -12,7 +12,7 @@ from kerax.losses.loss import (  # noqa: F401
     standardize_reduction)
 from kerax.losses.losses import *  # noqa: F401,F403
 from kerax.losses.losses import __all__ as _losses_all
-from kerax.saving.object_registration import (
+from kerax.registry import (
     builtin_objects, deserialize_keras_object, get_object, serialize_keras_object)
 
 __all__ = ["Loss", "get", "serialize", "deserialize"] + list(_losses_all)

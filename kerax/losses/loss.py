@@ -27,7 +27,7 @@ from kerax.core.dtypes import standardize_dtype
 from kerax.core.naming import auto_name
 from kerax.ops.core import convert_to_tensor, unwrap
 from kerax.ops.numpy import divide_no_nan
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 from kerax.variables import Variable
 
 __all__ = ["Loss", "standardize_reduction", "squeeze_or_expand_to_same_rank",

@@ -15,7 +15,7 @@ import numpy as np
 
 from kerax import config
 from kerax.losses.loss import Loss, squeeze_or_expand_to_same_rank, to_tensor
-from kerax.saving.object_registration import (
+from kerax.registry import (
     deserialize_keras_object, register_builtin, serialize_keras_object)
 
 __all__ = [

@@ -42,7 +42,7 @@ from kerax.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
 from kerax.metrics.regression_metrics import (
     CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError)
-from kerax.saving.object_registration import (
+from kerax.registry import (
     builtin_objects, deserialize_keras_object, get_object, get_registered_object,
     register_builtin, serialize_keras_object)
 

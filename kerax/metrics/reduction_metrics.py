@@ -7,7 +7,7 @@ from kerax.losses.losses import call_with_mask
 from kerax.metrics.metric import Metric
 from kerax.metrics.metrics_utils import (
     broadcast_sample_weight, divide_no_nan, squeeze_or_expand_to_same_rank, to_array)
-from kerax.saving.object_registration import (
+from kerax.registry import (
     builtin_objects, deserialize_keras_object, serialize_keras_object)
 
 
