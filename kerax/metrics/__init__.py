@@ -38,16 +38,15 @@ from kerax.metrics.metric import Metric
 from kerax.metrics.probabilistic_metrics import (
     BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, Poisson,
     SparseCategoricalCrossentropy)
-from kerax.metrics.reduction_metrics import Mean, MeanMetricWrapper, Sum
+from kerax.metrics.reduction_metrics import (
+    _FN_MODULE, _LOSS_FUNCTIONS, Mean, MeanMetricWrapper, Sum, get_function)
 from kerax.metrics.regression_metrics import (
     CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError)
 from kerax.registry import (
-    builtin_objects, deserialize_keras_object, get_object, get_registered_object,
-    register_builtin, serialize_keras_object)
+    deserialize_keras_object, get_object, register_builtin, serialize_keras_object)
 
 _MODULE = "keras.metrics"
-_FN_MODULE = "keras.metrics.functions"
 
 ALL_CLASSES = (
     Metric, Mean, Sum, MeanMetricWrapper,
@@ -87,31 +86,6 @@ _OWN_FUNCTIONS = (accuracy, binary_accuracy, categorical_accuracy, sparse_catego
                   pearson_correlation, concordance_correlation)
 for _fn in _OWN_FUNCTIONS:
     register_builtin(_FN_MODULE)(_fn)
-
-# keras.metrics re-exports these functions of keras.losses.
-_LOSS_FUNCTIONS = (
-    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
-    "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber", "kl_divergence",
-    "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
-    "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy",
-    "squared_hinge")
-
-
-def get_function(name):
-    """The metric *function* of that name ("binary_accuracy", "mse", ...)."""
-    fn = get_registered_object(name)
-    if fn is not None:
-        return fn
-    own = builtin_objects(_FN_MODULE)
-    if name in own:
-        return own[name]
-    # A loss function's name or alias ("mse", "kld", ...), as kerax.losses knows it.
-    fn = builtin_objects("keras.losses").get(name.lower())
-    if getattr(fn, "__name__", None) in _LOSS_FUNCTIONS:
-        return fn
-    valid = sorted(set(own) | set(_LOSS_FUNCTIONS))
-    raise ValueError(f"Unknown metric function: {name!r}. Valid names are: {', '.join(valid)}.")
-
 
 def serialize(metric):
     """The config dict of a `Metric` instance or a metric function (Keras 3's format)."""

@@ -34,6 +34,7 @@ methods can be compiled.
 import jax.numpy as jnp
 import numpy as np
 
+from kerax import initializers
 from kerax.core.dtypes import standardize_dtype
 from kerax.core.naming import auto_name, to_snake_case
 from kerax.variables import Variable, pure
@@ -43,21 +44,13 @@ from kerax.variables import Variable, pure
 __all__ = ["Metric", "auto_name", "to_snake_case", "standardize_dtype"]
 
 
-def _make_initializer(initializer, metric_name, var_name):
+def _make_initializer(initializer):
     if initializer is None or (isinstance(initializer, str) and initializer.lower() == "zeros"):
         return lambda shape, dtype: jnp.zeros(shape, dtype)
     if isinstance(initializer, str) and initializer.lower() == "ones":
         return lambda shape, dtype: jnp.ones(shape, dtype)
-    if isinstance(initializer, str) or isinstance(initializer, dict):
-        try:
-            from kerax import initializers as _inits
-        except ImportError:
-            _inits = None
-        if _inits is None or not hasattr(_inits, "get"):
-            raise ValueError(
-                f"Metric {metric_name!r}, variable {var_name!r}: unknown initializer "
-                f"{initializer!r}; use 'zeros', 'ones' or a callable (shape, dtype) -> array.")
-        return _inits.get(initializer)
+    if isinstance(initializer, (str, dict)):
+        return initializers.get(initializer)
     if callable(initializer):
         return initializer
     # A concrete array-like initial value.
@@ -149,7 +142,7 @@ class Metric:
                 f"Metric {self.name!r}: `shape` must be a tuple of ints, got {shape!r}.") from None
         var_name = name or "variable"
         dtype = standardize_dtype(dtype)
-        init = _make_initializer(initializer, self.name, var_name)
+        init = _make_initializer(initializer)
         var = Variable(init, shape=shape, dtype=dtype, trainable=False, autocast=False,
                        aggregation=aggregation, synchronization="on_read", name=var_name)
         var._path = f"{self.name.replace('/', '>')}/{var_name}"

@@ -8,7 +8,7 @@ from kerax.metrics.metric import Metric
 from kerax.metrics.metrics_utils import (
     broadcast_sample_weight, divide_no_nan, squeeze_or_expand_to_same_rank, to_array)
 from kerax.registry import (
-    builtin_objects, deserialize_keras_object, serialize_keras_object)
+    builtin_objects, deserialize_keras_object, get_registered_object, serialize_keras_object)
 
 
 def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
@@ -125,6 +125,33 @@ def _is_builtin_loss(fn):
     return any(fn is obj or type(fn) is obj for obj in builtin_objects("keras.losses").values())
 
 
+# The names of kerax.metrics' own functions (registered by the package).
+_FN_MODULE = "keras.metrics.functions"
+# keras.metrics re-exports these functions of keras.losses.
+_LOSS_FUNCTIONS = (
+    "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber", "kl_divergence",
+    "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy",
+    "squared_hinge")
+
+
+def get_function(name):
+    """The metric *function* of that name ("binary_accuracy", "mse", ...)."""
+    fn = get_registered_object(name)
+    if fn is not None:
+        return fn
+    own = builtin_objects(_FN_MODULE)
+    if name in own:
+        return own[name]
+    # A loss function's name or alias ("mse", "kld", ...), as kerax.losses knows it.
+    fn = builtin_objects("keras.losses").get(name.lower())
+    if getattr(fn, "__name__", None) in _LOSS_FUNCTIONS:
+        return fn
+    valid = sorted(set(own) | set(_LOSS_FUNCTIONS))
+    raise ValueError(f"Unknown metric function: {name!r}. Valid names are: {', '.join(valid)}.")
+
+
 class MeanMetricWrapper(Mean):
     """Wrap a function `fn(y_true, y_pred, **kwargs)` returning per-sample values
     into a running (weighted) mean. Wrapping a kerax loss gives a metric to
@@ -177,8 +204,6 @@ class MeanMetricWrapper(Mean):
         if "fn" in config:
             fn = config["fn"]
             if isinstance(fn, str):
-                from kerax.metrics import get_function
-
                 config["fn"] = get_function(fn)
             elif isinstance(fn, dict):
                 config["fn"] = deserialize_keras_object(fn, module="keras.metrics")
