@@ -1,5 +1,5 @@
 """kerax: Keras-compatible deep learning that runs as pure JAX functions."""
-__version__ = "0.1.0"
+from kerax.version import __version__  # noqa: F401
 
 from kerax import config  # noqa: F401
 from kerax.variables import Variable  # noqa: F401
@@ -14,15 +14,8 @@ from kerax import losses, metrics, optimizers  # noqa: F401
 from kerax import layers  # noqa: F401
 from kerax import models  # noqa: F401
 from kerax import datasets  # noqa: F401
+from kerax import callbacks, export, mixed_precision  # noqa: F401
 from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
 from kerax.models import Model, Sequential  # noqa: F401
 from kerax.losses import Loss  # noqa: F401
 from kerax.metrics import Metric  # noqa: F401
-
-
-def __getattr__(name):
-    # Lazily imported submodules (they pull in optional or heavier pieces).
-    if name in ("callbacks", "export", "mixed_precision"):
-        import importlib
-        return importlib.import_module(f"kerax.{name}")
-    raise AttributeError(f"module 'kerax' has no attribute {name!r}")

@@ -2,6 +2,8 @@
 import argparse
 import sys
 
+from kerax.demo import run
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m kerax", description=__doc__)
@@ -16,7 +18,6 @@ def main(argv=None):
     if args.command != "demo":
         parser.print_help()
         return 0
-    from kerax.demo import run
     return run(epochs=args.epochs, batch_size=args.batch_size, output=args.output,
                seed=args.seed)
 

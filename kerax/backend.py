@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
-from kerax import ops
+from kerax import ops, random
 from kerax.core import dtypes, naming
 from kerax.core.scope import training_flag
+from kerax.layers.layer import KerasTensor
 from kerax.ops.core import cast, convert_to_tensor, stop_gradient, unwrap  # noqa: F401
 from kerax.variables import Variable
 
@@ -72,10 +73,6 @@ def is_int_dtype(dtype):
 
 
 def is_keras_tensor(x):
-    try:
-        from kerax.layers import KerasTensor
-    except ImportError:
-        return False
     return isinstance(x, KerasTensor)
 
 
@@ -201,17 +198,14 @@ def arange(start, stop=None, step=1, dtype="int32"):
 
 
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    from kerax import random
     return random.normal(shape, mean=mean, stddev=stddev, dtype=dtype, seed=seed)
 
 
 def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    from kerax import random
     return random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    from kerax import random
     return random.truncated_normal(shape, mean=mean, stddev=stddev, dtype=dtype, seed=seed)
 
 
@@ -229,7 +223,6 @@ def random_uniform_variable(shape, low, high, dtype=None, name=None, seed=None):
 
 
 def dropout(x, level, noise_shape=None, seed=None):
-    from kerax import random
     return random.dropout(x, level, noise_shape=noise_shape, seed=seed)
 
 

@@ -18,6 +18,9 @@ import zipfile
 
 import numpy as np
 
+from kerax.layers.layer import KerasTensor, Layer, _is_shape
+from kerax.utils.io_utils import atomic_write
+
 __all__ = ["export_model", "load", "ExportedModel"]
 
 _FORMAT = "kerax-jax-export"
@@ -31,7 +34,6 @@ def _dtype_name(dtype):
 
 def _input_signature(model, input_signature):
     """[(name, shape tuple with None, dtype)] and the structure kind."""
-    from kerax.layers.layer import KerasTensor
     if input_signature is not None:
         sig = input_signature
         single = not isinstance(sig, (list, tuple)) or (
@@ -64,7 +66,6 @@ def _input_signature(model, input_signature):
             f"export_model: model {model.name!r} has no known input shape. Call it on "
             "data first, or pass `input_signature=` (a shape tuple, or a list of them, "
             "with None for the batch dimension).")
-    from kerax.layers.layer import _is_shape
     if _is_shape(shapes):
         return [("input_0", tuple(shapes), model.compute_dtype)], "single"
     return [(f"input_{i}", tuple(s), model.compute_dtype) for i, s in enumerate(shapes)], "list"
@@ -90,8 +91,6 @@ def export_model(model, filepath, format="jax", verbose=True, input_signature=No
     import jax
     from jax import export as jax_export
 
-    from kerax.layers.layer import Layer
-    from kerax.utils.io_utils import atomic_write
     if format != "jax":
         raise ValueError(
             f"export_model: unsupported format {format!r}; kerax exports format=\"jax\" "

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax.layers.layer import Layer
+from kerax.layers.layer import KerasTensor, Layer
 from kerax.registry import register_builtin
 from kerax.variables import is_tracer
 
@@ -260,7 +260,6 @@ class HashedCrossing(Layer):
             if len(shape) >= 1 else (self.num_bins,)
 
     def compute_output_spec(self, inputs, **kwargs):
-        from kerax.layers.layer import KerasTensor
         return KerasTensor(self.compute_output_shape([x.shape for x in inputs]),
                            "int32" if self.output_mode == "int" else self.compute_dtype)
 

@@ -2,13 +2,13 @@
 the LoRA support Dense shares with EinsumDense, Embedding and Conv1D/2D/3D."""
 import inspect
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from kerax import activations, constraints, initializers, regularizers
+from kerax.layers.lambda_serialization import deserialize_function, serialize_function
 from kerax.layers.layer import KerasTensor, Layer
-from kerax.registry import (SafeModeError, register_builtin,
+from kerax.registry import (register_builtin,
                                                 serialize_keras_object)
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Identity", "Lambda", "OpLambda"]
@@ -368,7 +368,6 @@ class Lambda(Layer):
         return self.function(inputs, **kwargs)
 
     def get_config(self):
-        from kerax.saving.lambda_serialization import serialize_function
         config = super().get_config()
         config["function"] = serialize_function(self.function)
         config["arguments"] = self.arguments
@@ -378,7 +377,6 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config, safe_mode=None):
-        from kerax.saving.lambda_serialization import deserialize_function
         config = dict(config)
         config["function"] = deserialize_function(config["function"])
         if isinstance(config.get("dtype"), dict):

@@ -24,6 +24,7 @@ import numpy as np
 from kerax import random as _random
 from kerax.layers.convolutional import standardize_data_format
 from kerax.layers.layer import Layer
+from kerax.ops import image as ops_image
 from kerax.registry import register_builtin
 
 __all__ = ["Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
@@ -69,8 +70,7 @@ class _ImageLayer(Layer):
 
 # ---- deterministic -------------------------------------------------------------------
 def _resize(x, height, width, interpolation, antialias, data_format):
-    from kerax.ops import image
-    return image.resize(x, (height, width), interpolation=interpolation, antialias=antialias,
+    return ops_image.resize(x, (height, width), interpolation=interpolation, antialias=antialias,
                         data_format=data_format)
 
 

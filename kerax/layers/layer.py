@@ -13,12 +13,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerax import constraints, initializers, regularizers
 from kerax.core import config, tracking
 from kerax.core.naming import to_snake_case, unique_name
 from kerax.core.scope import (StateScope, call_depth, current_scope, is_tracer, layer_call,
                               pure, training_flag)
 from kerax.core.scope import scopes as _stack
 from kerax.core.variable import Variable
+from kerax.dtype_policies import DTypePolicy, global_policy
+from kerax.metrics.reduction_metrics import Mean
+from kerax.random import SeedGenerator
+from kerax.registry import serialize_keras_object
 
 __all__ = ["Layer", "KerasTensor", "any_symbolic"]
 
@@ -56,40 +61,6 @@ class KerasTensor:
 
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no truth value.")
-
-    # Arithmetic on symbolic tensors records an op node (saved as Keras does).
-    def _op(self, op, *args):
-        from kerax.layers.op_nodes import OP_NODES
-        return OP_NODES[op](name=unique_name(to_snake_case(op)))(*args)
-
-
-_OPS = {"__add__": ("Add", False), "__radd__": ("Add", True),
-        "__sub__": ("Subtract", False), "__rsub__": ("Subtract", True),
-        "__mul__": ("Multiply", False), "__rmul__": ("Multiply", True),
-        "__truediv__": ("TrueDivide", False), "__rtruediv__": ("TrueDivide", True),
-        "__pow__": ("Power", False), "__matmul__": ("Matmul", False),
-        "__rmatmul__": ("Matmul", True), "__lt__": ("Less", False), "__le__": ("LessEqual", False),
-        "__gt__": ("Greater", False), "__ge__": ("GreaterEqual", False)}
-
-
-def _binop(op, reflected):
-    def method(self, other):
-        return self._op(op, other, self) if reflected else self._op(op, self, other)
-    return method
-
-
-for _n, (_op_name, _refl) in _OPS.items():
-    setattr(KerasTensor, _n, _binop(_op_name, _refl))
-KerasTensor.__neg__ = lambda self: self._op("Negative", self)
-KerasTensor.__abs__ = lambda self: self._op("Absolute", self)
-
-
-def _getitem(self, key):
-    from kerax.layers.core import OpLambda
-    return OpLambda(lambda a: a[key], name=unique_name("getitem"))(self)
-
-
-KerasTensor.__getitem__ = _getitem
 
 
 def any_symbolic(*args, **kwargs):
@@ -149,6 +120,7 @@ class Layer:
     """The base class of layers (Keras 3's `keras.layers.Layer`)."""
 
     _kerax_untracked = _UNTRACKED
+    _kerax_base_class = True  # saving's property walk skips kerax's base classes
 
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls)
@@ -179,7 +151,6 @@ class Layer:
             raise TypeError(f"Layer `name` must be a string, got {name!r}.")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        from kerax.mixed_precision import DTypePolicy, global_policy
         if isinstance(dtype, dict):
             dtype = dtype.get("config", {}).get("name", None)
         self._dtype_policy = DTypePolicy(dtype) if dtype is not None else global_policy()
@@ -194,7 +165,6 @@ class Layer:
             elif input_dim is not None:
                 batch_input_shape = (batch_size, int(input_dim))
         self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape is not None else None
-        from kerax import regularizers
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._initialized = True
 
@@ -234,7 +204,6 @@ class Layer:
     def _direct_variables(self):
         """Own variables: add_weight ones, then Variables set as attributes,
         then seed-generator states (in attribute order, any nesting depth)."""
-        from kerax.random import SeedGenerator
         out = list(self._own_variables)
         seen = {id(v) for v in out}
         seeds = []
@@ -248,8 +217,7 @@ class Layer:
         return out, seeds
 
     def _direct_metrics(self):
-        from kerax.layers._metric_base import is_metric
-        return [m for m in tracking.collect(self, lambda v: isinstance(v, Layer) or is_metric(v))
+        return [m for m in tracking.collect(self, lambda v: isinstance(v, Layer) or _is_metric(v))
                 if not isinstance(m, Layer)]
 
     # ---- variables ---------------------------------------------------------------------
@@ -353,7 +321,6 @@ class Layer:
 
     @dtype_policy.setter
     def dtype_policy(self, policy):
-        from kerax.mixed_precision import DTypePolicy
         self._dtype_policy = DTypePolicy(policy)
         self._dtype = self._dtype_policy.variable_dtype
         self._autocast_to = (self._dtype_policy.compute_dtype
@@ -380,7 +347,6 @@ class Layer:
                     autocast=True, regularizer=None, constraint=None,
                     aggregation="none", overwrite_with_gradient=False, name=None,
                     **kwargs):
-        from kerax import constraints, initializers, regularizers
         kwargs.pop("use_resource", None)
         kwargs.pop("synchronization", None)
         kwargs.pop("experimental_autocast", None)
@@ -463,7 +429,6 @@ class Layer:
             return
         metrics = self.__dict__.setdefault("_named_metrics", {})
         if name not in metrics:
-            from kerax.metrics import Mean
             metrics[name] = Mean(name=name)
         metrics[name].update_state(value)
 
@@ -702,7 +667,6 @@ class Layer:
 
     # ---- config -------------------------------------------------------------------------
     def get_config(self):
-        from kerax.registry import serialize_keras_object
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": _dtype_config(self._dtype_policy.name)}
         if self._batch_input_shape is not None:
@@ -736,6 +700,10 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
     # ---- stateless -------------------------------------------------------------------
+    def _saving_config(self):
+        """The layer's entry in a `.keras` file's config.json."""
+        return serialize_keras_object(self)
+
     def stateless_call(self, trainable_variables, non_trainable_variables, *args,
                        return_losses=False, **kwargs):
         """Call the layer as a pure function of the given variable values
@@ -760,6 +728,14 @@ class Layer:
         if return_losses:
             return outputs, new_ntv, losses
         return outputs, new_ntv
+
+
+def _is_metric(obj):
+    """Metrics are found by what they do (update_state/result/reset_state), so a
+    user's metric-like object is tracked as Keras 3 tracks metrics."""
+    return (not isinstance(obj, (Layer, type)) and hasattr(obj, "update_state")
+            and hasattr(obj, "result") and hasattr(obj, "reset_state")
+            and hasattr(obj, "variables"))
 
 
 def _is_shape(x):

@@ -8,7 +8,9 @@ below is known: a file naming any other op is refused like any unknown class.
 """
 import jax.numpy as jnp
 
-from kerax.layers.layer import Layer
+from kerax.core.naming import to_snake_case, unique_name
+from kerax.layers.core import OpLambda
+from kerax.layers.layer import KerasTensor, Layer
 from kerax.registry import register_builtin
 
 __all__ = ["OpNode", "OP_NODES"]
@@ -55,3 +57,33 @@ for _name, _fn in _NUMPY_OPS.items():
                                    "__doc__": f"The `{_fn.__name__}` op as a graph node."})
     register_builtin("keras.src.ops.numpy", name=_name)(_cls)
     OP_NODES[_name] = _cls
+
+
+# ---- Python operators on symbolic tensors ------------------------------------------
+# `x + 1`, `-x`, `x[:, 0]` on a KerasTensor record an op node (saved as Keras does).
+_OPERATORS = {"__add__": ("Add", False), "__radd__": ("Add", True),
+              "__sub__": ("Subtract", False), "__rsub__": ("Subtract", True),
+              "__mul__": ("Multiply", False), "__rmul__": ("Multiply", True),
+              "__truediv__": ("TrueDivide", False), "__rtruediv__": ("TrueDivide", True),
+              "__pow__": ("Power", False), "__matmul__": ("Matmul", False),
+              "__rmatmul__": ("Matmul", True), "__lt__": ("Less", False),
+              "__le__": ("LessEqual", False), "__gt__": ("Greater", False),
+              "__ge__": ("GreaterEqual", False)}
+
+
+def _record(op, *args):
+    return OP_NODES[op](name=unique_name(to_snake_case(op)))(*args)
+
+
+def _operator(op, reflected):
+    def method(self, other):
+        return _record(op, other, self) if reflected else _record(op, self, other)
+    return method
+
+
+for _method, (_op, _reflected) in _OPERATORS.items():
+    setattr(KerasTensor, _method, _operator(_op, _reflected))
+KerasTensor.__neg__ = lambda self: _record("Negative", self)
+KerasTensor.__abs__ = lambda self: _record("Absolute", self)
+KerasTensor.__getitem__ = lambda self, key: OpLambda(
+    lambda a: a[key], name=unique_name("getitem"))(self)

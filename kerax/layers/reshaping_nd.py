@@ -3,9 +3,14 @@ ZeroPadding1D/2D/3D, Cropping1D/2D/3D."""
 import jax.numpy as jnp
 import numpy as np
 
-from kerax.layers.convolutional import (ShapeSpecMixin, check_rank, standardize_data_format,
-                                        standardize_tuple)
+from kerax.layers.convolutional import (
+    ShapeSpecMixin,
+    check_rank,
+    standardize_data_format,
+    standardize_tuple,
+)
 from kerax.layers.layer import Layer
+from kerax.ops import image as ops_image
 from kerax.registry import register_builtin
 
 __all__ = ["UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
@@ -78,12 +83,11 @@ class _UpSampling(_SpatialLayer):
         self._check(inputs)
         x = inputs
         if getattr(self, "interpolation", "nearest") != "nearest":
-            from kerax.ops import image
             shape = x.shape
             axes = self._spatial_axes()
             size = tuple(shape[a] * s for a, s in zip(axes, self.size_tuple))
-            return image.resize(x, size, interpolation=self.interpolation,
-                                data_format=self.data_format)
+            return ops_image.resize(x, size, interpolation=self.interpolation,
+                                    data_format=self.data_format)
         for ax, s in zip(self._spatial_axes(), self.size_tuple):
             if s != 1:
                 x = jnp.repeat(x, s, axis=ax)

@@ -2,6 +2,7 @@
 in topological order."""
 import jax
 
+from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, _is_kt
 from kerax.layers.masking_utils import call_with_masks
 
@@ -99,7 +100,6 @@ class Graph:
 
 
 def build_graph(inputs, outputs, model_name="model"):
-    from kerax.layers.core import InputLayer
     flat_inputs = _flatten(inputs)
     flat_outputs = _flatten(outputs)
     for t in flat_inputs:

@@ -13,24 +13,29 @@ nesting of the model's inputs / outputs (a single tensor is a bare triple).
 Loading rebuilds every layer from its config, then replays the recorded calls
 in dependency order on fresh symbolic tensors.
 """
+import inspect
+
 import jax
 
-from kerax.layers.layer import KerasTensor, _is_kt
-from kerax.registry import (builtin_objects, deserialize_keras_object,
-                                                register_builtin, serialize_keras_object)
+from kerax.layers.core import InputLayer
+from kerax.layers.layer import KerasTensor, Layer, _is_kt
+from kerax.registry import deserialize_keras_object, serialize_keras_object
+from kerax.trainers.trainer import Trainer
 
 __all__ = ["functional_config", "functional_from_config", "serialize_model_config"]
 
 
 # ---- serialization -------------------------------------------------------------------
+def _is_model(obj):
+    return isinstance(obj, Trainer) and isinstance(obj, Layer)
+
+
 def _is_functional(obj):
-    from kerax.models.model import Model
-    return isinstance(obj, Model) and obj.__dict__.get("_graph") is not None
+    return _is_model(obj) and obj.__dict__.get("_graph") is not None
 
 
 def _is_sequential(obj):
-    from kerax.models.sequential import Sequential
-    return isinstance(obj, Sequential)
+    return getattr(type(obj), "_kerax_sequential", False)
 
 
 def compile_config_of(model):
@@ -65,8 +70,7 @@ def _normalize(entry, obj):
         entry["class_name"] = "Functional"
         entry["registered_name"] = "Functional"
         entry["build_config"] = {"input_shape": None}
-    from kerax.models.model import Model
-    if isinstance(obj, Model):
+    if _is_model(obj):
         cc = compile_config_of(obj)
         if cc is not None:
             entry["compile_config"] = cc
@@ -78,12 +82,10 @@ def _normalize(entry, obj):
 def _check_rebuildable(obj, config):
     """A subclassed model is re-created as `cls(**config)`: its constructor's
     required arguments must be in its config (Keras' get_config contract)."""
-    import inspect
-    from kerax.models.model import Model
-    if not isinstance(obj, Model) or _is_functional(obj) or _is_sequential(obj):
+    if not _is_model(obj) or _is_functional(obj) or _is_sequential(obj):
         return
     for klass in type(obj).__mro__:
-        if klass is Model:
+        if "_kerax_base_class" in vars(klass):
             break
         if "from_config" in klass.__dict__:
             return  # a custom from_config decides how to rebuild
@@ -130,7 +132,6 @@ def _fix_nested(config):
 
 def functional_config(model):
     """`Model.get_config()` of a functional model, in Keras 3's format."""
-    from kerax.layers.core import InputLayer
     graph = model._graph
     node_ids = {id(n) for n in graph.nodes}
     remap = {}  # id(layer) -> {old node index: new node index}
@@ -204,8 +205,6 @@ def _check_name(name, what="layer"):
 
 def functional_from_config(cls, config, custom_objects=None):
     """`Model.from_config` for a functional config (Keras 3's format)."""
-    from kerax.layers.core import InputLayer
-    from kerax.models.model import Functional, Model
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError("Malformed functional config: expected a dict with a 'layers' list.")
     created = {}
@@ -225,7 +224,6 @@ def functional_from_config(cls, config, custom_objects=None):
         layer_config = {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")}
         layer = deserialize_keras_object(layer_config, custom_objects=custom_objects,
                                          module="keras.layers")
-        from kerax.layers.layer import Layer
         if not isinstance(layer, Layer):
             raise ValueError(
                 f"Malformed functional config: entry {name!r} did not produce a layer "
@@ -318,22 +316,7 @@ def functional_from_config(cls, config, custom_objects=None):
     name = config.get("name")
     if name is not None:
         _check_name(name, "model")
-    if cls is None or cls in (Model, Functional):
-        model = Model(inputs=inputs, outputs=outputs, name=name)
-    else:
-        model = cls(inputs=inputs, outputs=outputs, name=name)
+    model = cls(inputs=inputs, outputs=outputs, name=name)
     if config.get("trainable") is False:
         model.trainable = False
     return model
-
-
-# Keras also accepts {"module": "keras", "class_name": "Model"} for a
-# functional config.
-def _register_model_alias():
-    from kerax.models.model import Model
-    for module in ("keras", "keras.models"):
-        if "Model" not in builtin_objects(module):
-            register_builtin(module, name="Model")(Model)
-
-
-_register_model_alias()

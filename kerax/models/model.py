@@ -3,8 +3,15 @@
 import jax
 import numpy as np
 
-from kerax.layers.layer import KerasTensor, Layer, _is_kt
+from kerax.export import export_model
+from kerax.layers.core import InputLayer
+from kerax.layers.layer import KerasTensor, Layer, _is_kt, _is_shape
+from kerax.models.functional import build_graph
+from kerax.models.functional_config import (functional_config, functional_from_config,
+                                            serialize_model_config)
+from kerax.models.summary import print_summary
 from kerax.registry import register_builtin
+from kerax.saving import saving_api
 from kerax.trainers.trainer import Trainer
 
 __all__ = ["Model", "Functional"]
@@ -18,6 +25,8 @@ def _is_symbolic_structure(x):
 class Model(Trainer, Layer):
     """A model: subclass it and write `call`, or build one from symbolic tensors:
     `kerax.Model(inputs, outputs)` (functional API)."""
+
+    _kerax_base_class = True  # saving's property walk skips kerax's base classes
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (("inputs" in kwargs and "outputs" in kwargs) or (
@@ -43,7 +52,6 @@ class Model(Trainer, Layer):
 
     # ---- functional graph --------------------------------------------------------------
     def _init_graph(self, inputs, outputs):
-        from kerax.models.functional import build_graph
         self._graph = build_graph(inputs, outputs, self.name)
         self._layers = list(self._graph.layers)
         self._build_shapes = self._graph.input_shapes()
@@ -98,7 +106,6 @@ class Model(Trainer, Layer):
             return
         object.__setattr__(self, "built", True)
         self._build_shapes = input_shape
-        from kerax.layers.layer import _is_shape
         if _is_shape(input_shape):
             kt = KerasTensor(tuple(input_shape), self.compute_dtype)
         else:
@@ -140,49 +147,45 @@ class Model(Trainer, Layer):
         """Print Keras 3's summary table (see `kerax.models.summary`): layers,
         output shapes, parameter counts; `show_trainable`, `expand_nested`
         and `layer_range` as in Keras."""
-        from kerax.models.summary import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)
 
     def get_config(self):
         if self._graph is not None:
-            from kerax.models.functional_config import functional_config
             return functional_config(self)
         return Layer.get_config(self)
 
     # ---- saving (delegates to kerax.saving / kerax.export) -----------------------------
+    def _saving_config(self):
+        """The model's entry in a `.keras` file's config.json (Keras 3's spelling)."""
+        return serialize_model_config(self)
+
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Save as a Keras 3 `.keras` file (see `kerax.saving.save_model`)."""
-        from kerax.saving.saving_api import save_model
-        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        saving_api.save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights to `*.weights.h5` in Keras 3's layout."""
-        from kerax.saving.saving_api import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        saving_api.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         """Load weights from `*.weights.h5` or a `.keras` file."""
-        from kerax.saving.saving_api import load_weights
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def export(self, filepath, format="jax", verbose=True, input_signature=None, **kwargs):
         """Export the inference function (see `kerax.export.export_model`)."""
-        from kerax.export import export_model
         return export_model(self, filepath, format=format, verbose=verbose,
                             input_signature=input_signature, **kwargs)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "layers" in config and "input_layers" in config:
-            from kerax.models.functional_config import functional_from_config
             return functional_from_config(cls, config, custom_objects)
         return super().from_config(config)
 
 
 def _is_input_layer(layer):
-    from kerax.layers.core import InputLayer
     return isinstance(layer, InputLayer)
 
 
@@ -190,3 +193,10 @@ def _is_input_layer(layer):
 @register_builtin("keras")
 class Functional(Model):
     """A model defined by a graph of layers on symbolic tensors."""
+
+    _kerax_base_class = True
+
+
+# Keras also accepts {"module": "keras", "class_name": "Model"} for a functional config.
+register_builtin("keras", name="Model")(Model)
+register_builtin("keras.models", name="Model")(Model)

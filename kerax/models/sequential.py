@@ -3,7 +3,7 @@ from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.layers.masking_utils import call_with_masks
 from kerax.models.model import Model
-from kerax.registry import register_builtin
+from kerax.registry import deserialize_keras_object, register_builtin, serialize_keras_object
 
 __all__ = ["Sequential"]
 
@@ -13,6 +13,9 @@ __all__ = ["Sequential"]
 class Sequential(Model):
     """`Sequential([layers...])` or `.add(layer)`; built from an Input, a first
     layer's `input_shape`, or lazily on the first call."""
+
+    _kerax_base_class = True
+    _kerax_sequential = True
 
     def __init__(self, layers=None, trainable=True, name=None, **kwargs):
         Model.__init__(self, trainable=trainable, name=name, **kwargs)
@@ -119,7 +122,6 @@ class Sequential(Model):
         return out.shape
 
     def get_config(self):
-        from kerax.registry import serialize_keras_object
         layers = [serialize_keras_object(l) for l in self._layers]
         config = {"name": self.name, "trainable": self.trainable,
                   "dtype": Layer.get_config(self)["dtype"], "layers": layers}
@@ -129,7 +131,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from kerax.registry import deserialize_keras_object
         layers = [deserialize_keras_object(c, custom_objects=custom_objects, module="keras.layers")
                   for c in config.get("layers", [])]
         model = cls(layers=layers, name=config.get("name"), trainable=config.get("trainable", True))

@@ -19,6 +19,9 @@ import zipfile
 
 import numpy as np
 
+from kerax.utils.io_utils import atomic_write
+from kerax.version import __version__
+
 __all__ = ["write_keras_file", "read_keras_file", "check_save_target", "check_load_path",
            "FORMAT_VERSION"]
 
@@ -88,12 +91,10 @@ def to_json(config):
 
 def write_keras_file(path, config, weights_bytes, assets=None):
     """Write the zip atomically. `config` is the model's serialized dict."""
-    from kerax.utils.io_utils import atomic_write
-    import kerax
     config_json = to_json(config)
     metadata = {"keras_version": FORMAT_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
-                "kerax_version": getattr(kerax, "__version__", "0")}
+                "kerax_version": __version__}
     with atomic_write(path, "wb") as f:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr(METADATA_MEMBER, json.dumps(metadata, indent=4))

@@ -13,6 +13,8 @@ the group with the attribute `kerax_layout`.
 """
 import numpy as np
 
+from kerax.optimizers import optimizers as O
+
 __all__ = ["keras_layout", "derived_values"]
 
 
@@ -20,7 +22,6 @@ def _spec(opt):
     """Keras' slot layout for `opt` as segments: ("per_var", [fields]) — for
     each trainable variable, each field in turn — or ("shared", field).
     Fields are the slot names (Keras' own, see `_slot_names`). None if not mapped."""
-    from kerax.optimizers import optimizers as O
     t = type(opt)
     if t is O.SGD:
         return [("per_var", ["momentum"])] if opt.momentum != 0 else []

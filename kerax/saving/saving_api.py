@@ -11,15 +11,16 @@ Lambda bytecode is refused unless `safe_mode=False` is passed for that call.
 """
 import io
 
+from kerax.layers.lambda_serialization import SafeModeScope
+from kerax.layers.layer import Layer
+from kerax.registry import CustomObjectScope, deserialize_keras_object
 from kerax.saving import keras_file, weights_store
-from kerax.saving.lambda_serialization import SafeModeScope
-from kerax.registry import (CustomObjectScope, deserialize_keras_object)
+from kerax.utils.io_utils import atomic_write
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
 
 def _check_model(model, what):
-    from kerax.layers.layer import Layer
     if not isinstance(model, Layer):
         raise TypeError(f"{what}: expected a kerax model, got {type(model).__name__}.")
 
@@ -40,8 +41,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
             f"save_model: model {model.name!r} is not built yet; call it on data or call "
             "`build(input_shape)` before saving so its weights exist.")
     # Everything is serialized in memory first: an error leaves no file behind.
-    from kerax.models.functional_config import serialize_model_config
-    config = serialize_model_config(model)
+    config = model._saving_config()
     keras_file.to_json(config)
     weights = weights_store.to_bytes_h5(model)
     keras_file.write_keras_file(path, config, weights)
@@ -82,7 +82,6 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     with SafeModeScope(safe_mode), CustomObjectScope(custom_objects or {}):
         model = deserialize_keras_object(config, custom_objects=custom_objects,
                                          safe_mode=safe_mode, module="keras.models")
-    from kerax.layers.layer import Layer
     if not isinstance(model, Layer):
         raise ValueError(f"load_model: {path!r} does not hold a model config.")
     if weights is not None:
@@ -100,7 +99,6 @@ def save_weights(model, filepath, overwrite=True):
         raise ValueError(
             f"save_weights: model {model.name!r} is not built yet; it has no weights to save.")
     data = weights_store.to_bytes_h5(model)
-    from kerax.utils.io_utils import atomic_write
     with atomic_write(path, "wb") as f:
         f.write(data)
 

@@ -27,6 +27,8 @@ import numpy as np
 
 from kerax.core import tracking
 from kerax.core.naming import to_snake_case
+from kerax.layers.layer import Layer
+from kerax.optimizers.base import Optimizer
 from kerax.saving import optimizer_layout
 
 __all__ = ["iter_saveables", "write_weights", "read_weights", "open_h5"]
@@ -37,8 +39,6 @@ def _name_key(name):
 
 
 def _is_saveable(obj):
-    from kerax.layers.layer import Layer
-    from kerax.optimizers.base import Optimizer
     return isinstance(obj, (Layer, Optimizer))
 
 
@@ -46,22 +46,13 @@ def _is_container(obj):
     return isinstance(obj, (list, tuple, dict))
 
 
-def _base_classes():
-    from kerax.layers.layer import Layer
-    from kerax.models.model import Functional, Model
-    from kerax.models.sequential import Sequential
-    from kerax.trainers.trainer import Trainer
-    return (Layer, Model, Functional, Sequential, Trainer, object)
-
-
 def _user_properties(obj):
     """Properties of the object's classes below the kerax base classes (Keras'
     `dir()` walk sees properties, e.g. MultiHeadAttention.query_dense)."""
     out = {}
-    bases = _base_classes()
     for klass in type(obj).__mro__:
-        if klass in bases:
-            continue
+        if klass is object or "_kerax_base_class" in vars(klass):
+            continue  # kerax's Layer/Model/Trainer bookkeeping properties
         for k, v in vars(klass).items():
             if isinstance(v, property) and not k.startswith("__") and k not in out:
                 out[k] = v
@@ -69,16 +60,12 @@ def _user_properties(obj):
 
 
 def _children(obj):
-    from kerax.models.model import Model
-    from kerax.optimizers.base import Optimizer
     if isinstance(obj, Optimizer):
         return []
     first = []
     attrs = {}
-    is_model = isinstance(obj, Model)
-    graph_like = is_model and ("_graph" in obj.__dict__ and obj.__dict__["_graph"] is not None
-                               or type(obj).__name__ == "Sequential"
-                               or _is_sequential(obj))
+    is_model = _is_model(obj)
+    graph_like = is_model and (obj.__dict__.get("_graph") is not None or _is_sequential(obj))
     if graph_like:
         first.append(("layers", obj.layers))
     for k, v in tracking.attributes(obj):
@@ -104,9 +91,12 @@ def _children(obj):
     return first + [(k, attrs[k]) for k in sorted(attrs, key=_name_key)]
 
 
+def _is_model(obj):
+    return isinstance(obj, Layer) and getattr(type(obj), "_kerax_model", False)
+
+
 def _is_sequential(obj):
-    from kerax.models.sequential import Sequential
-    return isinstance(obj, Sequential)
+    return getattr(type(obj), "_kerax_sequential", False)
 
 
 def _join(path, name):
@@ -162,7 +152,6 @@ def own_variables(obj):
 
 def _custom_hook(obj, name):
     """A user override of Keras' save_own_variables / load_own_variables."""
-    from kerax.layers.layer import Layer
     fn = getattr(type(obj), name, None)
     return fn is not None and isinstance(obj, Layer) and fn is not getattr(Layer, name, None)
 
@@ -187,7 +176,6 @@ def _optimizer_values(opt):
 
 def write_weights(model, h5file):
     """Write `model`'s variables (and its optimizer's) into an open h5py File."""
-    from kerax.optimizers.base import Optimizer
     for path, obj in iter_saveables(model):
         group = h5file.require_group(path).create_group("vars") if path else \
             h5file.create_group("vars")
@@ -219,7 +207,6 @@ _RNG_ROOT = "__kerax__/rng"
 
 
 def _seed_states(obj):
-    from kerax.layers.layer import Layer
     if not isinstance(obj, Layer):
         return []
     return list(obj._direct_variables()[1])
@@ -355,7 +342,6 @@ def _check_and_read(ds, var, where, key, label):
 
 
 def _describe(obj, path):
-    from kerax.optimizers.base import Optimizer
     kind = "Optimizer" if isinstance(obj, Optimizer) else "Layer"
     return f"{kind} {getattr(obj, 'name', type(obj).__name__)!r} (path {path or '/'!r})"
 
@@ -421,7 +407,6 @@ def _load_optimizer(opt, group, path, label, model):
 def read_weights(model, h5file, skip_mismatch=False, max_custom_bytes=1 << 34):
     """Load `model`'s (and its optimizer's) variables from an open h5py File.
     Validates everything first, then assigns."""
-    from kerax.optimizers.base import Optimizer
     assignments = []
     custom = []
     for path, obj in iter_saveables(model):

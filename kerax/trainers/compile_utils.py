@@ -1,9 +1,12 @@
 """What `compile(loss=..., metrics=..., loss_weights=...)` builds: the total
 loss over (possibly several) outputs, and the metrics per output."""
-import inspect
 
-import jax
 import jax.numpy as jnp
+
+from kerax import losses as losses_mod
+from kerax import metrics as metrics_mod
+from kerax.losses.losses import LossFunctionWrapper
+from kerax.metrics import Mean
 
 __all__ = ["CompileLoss", "CompileMetrics", "flatten_outputs"]
 
@@ -75,12 +78,10 @@ def _per_output(spec, names, what):
 
 
 def _loss_object(identifier):
-    from kerax import losses
-    from kerax.losses.losses import LossFunctionWrapper
     if identifier is None:
         return None
-    obj = losses.get(identifier)
-    if isinstance(obj, losses.Loss):
+    obj = losses_mod.get(identifier)
+    if isinstance(obj, losses_mod.Loss):
         return obj
     if callable(obj):
         name = getattr(obj, "__name__", None) or type(obj).__name__
@@ -102,7 +103,6 @@ class CompileLoss:
         self.trackers = []
 
     def build(self, y_true, y_pred):
-        from kerax.metrics import Mean
         names, _ = flatten_outputs(y_pred, self.output_names)
         self.names = names
         if isinstance(self.loss, (list, tuple, dict)) or len(names) == 1:
@@ -145,7 +145,6 @@ class CompileLoss:
 
 
 def _metric_objects(spec, loss, yt, yp, output_name, multi, weighted):
-    from kerax import metrics as metrics_mod
     out = []
     if spec is None:
         return out

@@ -17,9 +17,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerax import losses as losses_mod
+from kerax import metrics as metrics_mod
+from kerax import optimizers
+from kerax.callbacks import CallbackList
+from kerax.core.scope import StateScope
+from kerax.layers.layer import Layer
+from kerax.random import global_seed_generator
+from kerax.registry import deserialize_keras_object
 from kerax.trainers import data_adapter as da
 from kerax.trainers.compile_utils import CompileLoss, CompileMetrics
 from kerax.trainers.engine import StepEngine
+from kerax.transforms import value_and_grad
 from kerax.variables import current_scope
 
 __all__ = ["Trainer"]
@@ -104,6 +113,9 @@ def _accepted(method):
 class Trainer:
     """Mixed into `kerax.Model`."""
 
+    _kerax_base_class = True
+    _kerax_model = True  # what saving's walk, which cannot import models, checks
+
     # ---- compile ---------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
@@ -111,8 +123,6 @@ class Trainer:
         """Configure training. `steps_per_execution` runs that many batches per
         compiled call (lax.scan); "auto" picks it from the measured step time so
         progress still updates every ~0.2 s."""
-        from kerax import metrics as metrics_mod
-        from kerax import optimizers
         self.optimizer = optimizers.get(optimizer)
         if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and not isinstance(
                 self.optimizer, optimizers.LossScaleOptimizer):
@@ -183,7 +193,6 @@ class Trainer:
     def compile_from_config(self, config):
         """Compile from a `get_compile_config()` dict as stored in `.keras`
         files, and build the optimizer so saved optimizer state can load."""
-        from kerax.registry import deserialize_keras_object
         if not config:
             return
         if not isinstance(config, dict):
@@ -216,7 +225,6 @@ class Trainer:
     # ---- metrics -----------------------------------------------------------------------
     @property
     def metrics(self):
-        from kerax.layers.layer import Layer
         out = []
         st = self.__dict__.get("_trainer_state")
         if st is not None and st.loss_tracker is not None:
@@ -267,7 +275,6 @@ class Trainer:
         return self.get_metrics_result()
 
     def train_step(self, data):
-        from kerax.transforms import value_and_grad
         x, y, sample_weight = da.unpack_x_y_sample_weight(data)
         trainable = self.trainable_variables
 
@@ -360,7 +367,6 @@ class Trainer:
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
-        from kerax.callbacks import CallbackList
         self._require_compiled("fit")
         if current_scope() is not None:
             raise RuntimeError("fit cannot be called inside kerax.function or kerax.grad.")
@@ -422,7 +428,6 @@ class Trainer:
     def _build_for(self, data):
         """Build the model (abstractly, with jax.eval_shape) and the optimizer's
         slots before the step is traced, so neither happens inside the trace."""
-        from kerax.variables import StateScope
         x, _, _ = da.unpack_x_y_sample_weight(data.first_batch())
         if not all(l.built for l in self._flatten_layers()):
             spec = jax.tree_util.tree_map(
@@ -471,7 +476,6 @@ class Trainer:
         if getattr(self, "optimizer", None) is not None:
             for v in self.optimizer.variables:
                 out.setdefault(f"optimizer/{v.path}", v)
-        from kerax.random import global_seed_generator
         out["global_seed_generator"] = global_seed_generator().state
         return out
 
@@ -495,7 +499,6 @@ class Trainer:
 
     # ---- evaluate / predict ------------------------------------------------------------
     def _evaluate_data(self, data, callbacks=None, steps=None):
-        from kerax.callbacks import CallbackList
         if callbacks is None:
             callbacks = CallbackList([], model=self)
         self.reset_metrics()
@@ -509,7 +512,6 @@ class Trainer:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
-        from kerax.callbacks import CallbackList
         self._require_compiled("evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
         data = da.make_data(x, y, sample_weight, batch_size, False, steps)
@@ -523,7 +525,6 @@ class Trainer:
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        from kerax.callbacks import CallbackList
         self._ensure_trainer_state()
         verbose = 1 if verbose == "auto" else int(verbose)
         if isinstance(x, tuple) and len(x) in (2, 3) and da._is_array_structure(x[0]):
@@ -592,8 +593,6 @@ class Trainer:
 
 def _validate_names(loss, metrics, weighted_metrics):
     """Resolve string names at compile time so a typo fails here, not in fit."""
-    from kerax import losses as losses_mod
-    from kerax import metrics as metrics_mod
 
     def leaves(spec):
         if isinstance(spec, dict):

@@ -17,9 +17,14 @@ import base64
 import binascii
 import builtins
 import marshal
+import sys
 import threading
 import types
 
+import jax.numpy as jnp
+import numpy as np
+
+from kerax import ops
 from kerax.registry import (SafeModeError, deserialize_keras_object,
                                                 serialize_keras_object)
 
@@ -93,11 +98,8 @@ def serialize_function(fn):
 
 
 def _lambda_globals():
-    import jax.numpy as jnp
-    import numpy as np
-
-    import kerax
-    from kerax import ops
+    # The public package, already imported: importing any kerax module runs it first.
+    kerax = sys.modules["kerax"]
     # Lambdas saved by Keras commonly refer to `keras.ops` / `ops`.
     return {"__builtins__": builtins, "ops": ops, "keras": kerax, "kerax": kerax,
             "np": np, "jnp": jnp}

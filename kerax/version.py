@@ -1,0 +1,2 @@
+"""The kerax version."""
+__version__ = "0.1.0"
