@@ -1,75 +1,12 @@
 """Optimizers (Keras 3's `keras.optimizers`), each a thin layer over optax
 whose state lives in kerax Variables."""
-import optax
-
 from kerax.optimizers import schedules  # noqa: F401
 from kerax.optimizers.base import OptaxOptimizer, Optimizer
 from kerax.optimizers.loss_scale_optimizer import LossScaleOptimizer  # noqa: F401
+from kerax.optimizers.lookup import deserialize, get, serialize
 from kerax.optimizers.optimizers import (  # noqa: F401
     SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop)
-from kerax.saving.object_registration import (
-    builtin_objects, deserialize_keras_object, serialize_keras_object)
 
 __all__ = ["Optimizer", "OptaxOptimizer", "LossScaleOptimizer", "SGD", "RMSprop", "Adam", "AdamW", "Nadam",
            "Adamax", "Adagrad", "Adadelta", "Adafactor", "Lion", "schedules", "get",
            "serialize", "deserialize"]
-
-_MODULE = "keras.optimizers"
-
-
-def serialize(optimizer):
-    """An optimizer's Keras 3 config dict."""
-    return serialize_keras_object(optimizer)
-
-
-def deserialize(config, custom_objects=None, use_legacy_format=False):
-    """An optimizer from its config dict (class names are case-insensitive for
-    built-ins, as in Keras)."""
-    if isinstance(config, dict) and isinstance(config.get("class_name"), str):
-        table = builtin_objects(_MODULE)
-        name = config["class_name"]
-        if name not in table:
-            for key in table:
-                if key.lower() == name.lower():
-                    config = dict(config, class_name=key)
-                    break
-    return deserialize_keras_object(config, custom_objects=custom_objects, module=_MODULE)
-
-
-def get(identifier):
-    """An Optimizer from an instance, a name ("adam"), a config dict, or an
-    `optax.GradientTransformation` (wrapped in an `OptaxOptimizer`)."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, optax.GradientTransformation):
-        return OptaxOptimizer(identifier)
-    if isinstance(identifier, str):
-        table = builtin_objects(_MODULE)
-        match = None
-        for key, cls in table.items():
-            if key.lower() == identifier.lower():
-                match = cls
-                break
-        if match is None:
-            from kerax.saving.object_registration import get_registered_object
-            match = get_registered_object(identifier)
-        if match is None:
-            valid = sorted({cls.__name__ for cls in table.values()}
-                           | {k for k in table if k.islower()})
-            raise ValueError(
-                f"Unknown optimizer: {identifier!r}. Valid optimizer names are: "
-                f"{', '.join(valid)}. For a custom optimizer, pass an instance or "
-                "register it with `kerax.saving.register_keras_serializable()`.")
-        obj = match() if isinstance(match, type) else match
-    elif isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    else:
-        obj = identifier
-    if isinstance(obj, Optimizer):
-        return obj
-    raise ValueError(
-        f"Could not interpret optimizer identifier: {identifier!r} (expected an "
-        "Optimizer, a name such as 'adam', a config dict, or an "
-        "optax.GradientTransformation).")

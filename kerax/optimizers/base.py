@@ -33,10 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from kerax import config
+from kerax import config, initializers
 from kerax.core.naming import auto_name
 from kerax.optimizers import transforms
-from kerax.saving.object_registration import serialize_keras_object
+from kerax.optimizers.schedules import LearningRateSchedule
+from kerax.saving.object_registration import deserialize_keras_object, serialize_keras_object
 from kerax.variables import Variable, is_tracer, pure
 
 __all__ = ["Optimizer", "OptaxOptimizer"]
@@ -56,7 +57,6 @@ def _concrete(var):
 
 
 def _is_schedule(x):
-    from kerax.optimizers.schedules import LearningRateSchedule
     return isinstance(x, LearningRateSchedule)
 
 
@@ -198,7 +198,6 @@ class Optimizer:
                 elif initializer == "ones":
                     value = jnp.asarray(np.ones(shape, jnp.dtype(dtype)))
                 else:
-                    from kerax import initializers  # provided by kerax.initializers
                     value = initializers.get(initializer)(shape, dtype)
             elif callable(initializer):
                 value = initializer(shape, dtype)
@@ -307,6 +306,8 @@ class Optimizer:
     # ---- the chain -------------------------------------------------------------------
     _slot_names = {}
     """Keras' names of the update rule's slots, by optax state field."""
+    _config_keys = ()
+    """The subclass' own hyperparameters (attributes) in `get_config`."""
 
     def _transform(self, learning_rate):
         """The optax update rule of one step: its updates are what is *added*
@@ -380,12 +381,7 @@ class Optimizer:
         variables it will update). Runs on the first `apply` when not called."""
         if self.built:
             return
-        var_list = list(var_list)
-        for v in var_list:
-            if not isinstance(v, Variable):
-                raise TypeError(
-                    f"{type(self).__name__}.build expects kerax Variables, got "
-                    f"{type(v).__name__}.")
+        var_list = self._expect_variables(var_list)
         self._trainable_variables = var_list
         self._index = {id(v): i for i, v in enumerate(var_list)}
         self.built = True
@@ -442,6 +438,15 @@ class Optimizer:
     def _read_state(self):
         treedef, leaves = self._slot_variables()
         return jax.tree.unflatten(treedef, [v.value for v in leaves])
+
+    def _expect_variables(self, variables):
+        variables = list(variables)
+        for v in variables:
+            if not isinstance(v, Variable):
+                raise TypeError(
+                    f"{type(self).__name__}: expected kerax Variables to update, got "
+                    f"{type(v).__name__}. Pass e.g. zip(grads, model.trainable_variables).")
+        return variables
 
     def _check_variables_are_known(self, variables):
         for v in variables:
@@ -504,12 +509,7 @@ class Optimizer:
                     f"{len(self._trainable_variables)} trainable variables.")
             trainable_variables = self._trainable_variables
         else:
-            trainable_variables = list(trainable_variables)
-            for v in trainable_variables:
-                if not isinstance(v, Variable):
-                    raise TypeError(
-                        f"{type(self).__name__}: expected kerax Variables to update, got "
-                        f"{type(v).__name__}. Pass e.g. zip(grads, model.trainable_variables).")
+            trainable_variables = self._expect_variables(trainable_variables)
             if len(trainable_variables) != len(grads):
                 raise ValueError(
                     f"Got {len(grads)} gradients for {len(trainable_variables)} variables.")
@@ -684,13 +684,13 @@ class Optimizer:
             "ema_overwrite_frequency": self.ema_overwrite_frequency,
             "loss_scale_factor": self.loss_scale_factor,
             "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            **{key: getattr(self, key) for key in self._config_keys},
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
-            from kerax.saving.object_registration import deserialize_keras_object
             config["learning_rate"] = deserialize_keras_object(
                 config["learning_rate"], custom_objects=custom_objects,
                 module="keras.optimizers.schedules")

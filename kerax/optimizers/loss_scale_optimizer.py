@@ -3,6 +3,7 @@ import jax.numpy as jnp
 
 from kerax.optimizers import transforms
 from kerax.optimizers.base import Optimizer
+from kerax.optimizers.lookup import deserialize, get, serialize
 from kerax.saving.object_registration import register_builtin
 from kerax.variables import Variable
 
@@ -22,8 +23,7 @@ class LossScaleOptimizer(Optimizer):
 
     def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000,
                  name=None, **kwargs):
-        from kerax import optimizers
-        inner = optimizers.get(inner_optimizer)
+        inner = get(inner_optimizer)
         if not isinstance(inner, Optimizer):
             raise ValueError(
                 f"LossScaleOptimizer: `inner_optimizer` must be an optimizer, got {inner_optimizer!r}.")
@@ -100,14 +100,12 @@ class LossScaleOptimizer(Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def get_config(self):
-        from kerax.optimizers import serialize
         return {"name": self.name, "inner_optimizer": serialize(self.inner_optimizer),
                 "initial_scale": self.initial_scale,
                 "dynamic_growth_steps": self.dynamic_growth_steps}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from kerax.optimizers import deserialize
         config = dict(config)
         config["inner_optimizer"] = deserialize(config["inner_optimizer"])
         return cls(**config)

@@ -27,10 +27,11 @@ def _base_kwargs(local):
     return out
 
 
-def _check_rate(value, arg, low=0.0, high=1.0):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
-        raise ValueError(f"Argument `{arg}` must be a float in [{low}, {high}]. "
-                         f"Received: {arg}={value!r}")
+def _keep(opt, local):
+    """Set the optimizer's own hyperparameters (its `_config_keys`) from its
+    constructor's arguments."""
+    for key in opt._config_keys:
+        setattr(opt, key, local[key])
 
 
 @register_builtin(_MODULE, aliases=("sgd",))
@@ -39,16 +40,16 @@ class SGD(Optimizer):
     `m = momentum * m - lr * g; var += m` (Nesterov: `var += momentum * m - lr * g`)."""
 
     _slot_names = {"trace": "momentum"}
+    _config_keys = ("momentum", "nesterov")
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
+        _keep(self, locals())
         if not isinstance(momentum, (int, float)) or momentum < 0 or momentum > 1:
             raise ValueError("`momentum` must be a float between [0, 1].")
-        self.momentum = momentum
-        self.nesterov = nesterov
 
     def _transform(self, lr):
         # Scaling before the trace keeps the learning rate inside the momentum
@@ -58,11 +59,6 @@ class SGD(Optimizer):
             parts.append(optax.trace(decay=self.momentum, nesterov=self.nesterov))
         return optax.chain(*parts)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"momentum": self.momentum, "nesterov": self.nesterov})
-        return config
-
 
 @register_builtin(_MODULE, aliases=("rmsprop",))
 class RMSprop(Optimizer):
@@ -70,6 +66,7 @@ class RMSprop(Optimizer):
     (centered: `v - mean(g)^2`), accumulated in a momentum when `momentum > 0`."""
 
     _slot_names = {"nu": "velocity", "trace": "momentum", "mu": "average_gradient"}
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
                  centered=False, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -77,10 +74,7 @@ class RMSprop(Optimizer):
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        self.rho = rho
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.centered = centered
+        _keep(self, locals())
 
     def _transform(self, lr):
         if self.centered:
@@ -92,12 +86,6 @@ class RMSprop(Optimizer):
             parts.append(optax.trace(decay=self.momentum))
         return optax.chain(*parts)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
-                       "centered": self.centered})
-        return config
-
 
 @register_builtin(_MODULE, aliases=("adam",))
 class Adam(Optimizer):
@@ -105,6 +93,7 @@ class Adam(Optimizer):
     (`lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)`) and optional AMSGrad."""
 
     _slot_names = {"mu": "momentum", "nu": "velocity", "nu_max": "velocity_hat"}
+    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -112,21 +101,12 @@ class Adam(Optimizer):
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
+        _keep(self, locals())
 
     def _transform(self, lr):
         return optax.chain(
             transforms.keras_adam(self.beta_1, self.beta_2, self.epsilon, self.amsgrad),
             optax.scale(-lr))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2,
-                       "epsilon": self.epsilon, "amsgrad": self.amsgrad})
-        return config
 
 
 @register_builtin(_MODULE, aliases=("adamw", "adam_w"))
@@ -151,6 +131,7 @@ class Nadam(Optimizer):
     """Adam with Nesterov momentum and Dozat's momentum schedule, as Keras 3."""
 
     _slot_names = {"mu": "momentum", "nu": "velocity"}
+    _config_keys = ("beta_1", "beta_2", "epsilon")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -158,19 +139,11 @@ class Nadam(Optimizer):
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
                  **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        _keep(self, locals())
 
     def _transform(self, lr):
         return optax.chain(transforms.keras_nadam(self.beta_1, self.beta_2, self.epsilon),
                            optax.scale(-lr))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2,
-                       "epsilon": self.epsilon})
-        return config
 
 
 @register_builtin(_MODULE, aliases=("adamax",))
@@ -179,6 +152,7 @@ class Adamax(Optimizer):
     `u = max(b2 * u, |g|)`."""
 
     _slot_names = {"mu": "momentum", "nu": "norm"}
+    _config_keys = ("beta_1", "beta_2", "epsilon")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -186,19 +160,11 @@ class Adamax(Optimizer):
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
                  **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        _keep(self, locals())
 
     def _transform(self, lr):
         return optax.chain(transforms.keras_adamax(self.beta_1, self.beta_2, self.epsilon),
                            optax.scale(-lr))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2,
-                       "epsilon": self.epsilon})
-        return config
 
 
 @register_builtin(_MODULE, aliases=("adagrad",))
@@ -207,6 +173,7 @@ class Adagrad(Optimizer):
     starting at `initial_accumulator_value`."""
 
     _slot_names = {"sum_of_squares": "accumulator"}
+    _config_keys = ("initial_accumulator_value", "epsilon")
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -214,20 +181,13 @@ class Adagrad(Optimizer):
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
                  **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        self.initial_accumulator_value = initial_accumulator_value
-        self.epsilon = epsilon
+        _keep(self, locals())
 
     def _transform(self, lr):
         return optax.chain(
             optax.scale_by_rss(initial_accumulator_value=self.initial_accumulator_value,
                                eps=self.epsilon),
             optax.scale(-lr))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"initial_accumulator_value": self.initial_accumulator_value,
-                       "epsilon": self.epsilon})
-        return config
 
 
 @register_builtin(_MODULE, aliases=("adadelta",))
@@ -236,23 +196,18 @@ class Adadelta(Optimizer):
     scaled by the learning rate."""
 
     _slot_names = {"e_g": "accumulated_grad", "e_x": "accumulated_delta_var"}
+    _config_keys = ("rho", "epsilon")
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        self.rho = rho
-        self.epsilon = epsilon
+        _keep(self, locals())
 
     def _transform(self, lr):
         return optax.chain(optax.scale_by_adadelta(rho=self.rho, eps=self.epsilon),
                            optax.scale(-lr))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rho": self.rho, "epsilon": self.epsilon})
-        return config
 
 
 @register_builtin(_MODULE, aliases=("adafactor",))
@@ -261,6 +216,7 @@ class Adafactor(Optimizer):
     moments for variables with 2+ dimensions, relative step sizes."""
 
     _slot_names = {"v": "velocity"}
+    _config_keys = ("beta_2_decay", "epsilon_1", "epsilon_2", "clip_threshold", "relative_step")
 
     def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30,
                  epsilon_2=1e-3, clip_threshold=1.0, relative_step=True, weight_decay=None,
@@ -268,24 +224,13 @@ class Adafactor(Optimizer):
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        self.beta_2_decay = beta_2_decay
-        self.epsilon_1 = epsilon_1
-        self.epsilon_2 = epsilon_2
-        self.clip_threshold = clip_threshold
-        self.relative_step = relative_step
+        _keep(self, locals())
 
     def _transform(self, lr):
         # Keras caps the learning rate at 1/sqrt(t) only for a float learning rate.
         cap = self.relative_step and not callable(self._learning_rate)
         return transforms.keras_adafactor(lr, self.beta_2_decay, self.epsilon_1,
                                           self.epsilon_2, self.clip_threshold, cap)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_2_decay": self.beta_2_decay, "epsilon_1": self.epsilon_1,
-                       "epsilon_2": self.epsilon_2, "clip_threshold": self.clip_threshold,
-                       "relative_step": self.relative_step})
-        return config
 
 
 @register_builtin(_MODULE, aliases=("lion",))
@@ -294,24 +239,19 @@ class Lion(Optimizer):
     `m = b2 * m + (1 - b2) * g`."""
 
     _slot_names = {"mu": "momentum"}
+    _config_keys = ("beta_1", "beta_2")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
+        _keep(self, locals())
         if beta_1 <= 0 or beta_1 > 1:
             raise ValueError(
                 "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer "
                 f"degenerates to SignSGD. Received: beta_1={beta_1}.")
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
 
     def _transform(self, lr):
         return optax.chain(optax.scale_by_lion(b1=self.beta_1, b2=self.beta_2),
                            optax.scale(-lr))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2})
-        return config

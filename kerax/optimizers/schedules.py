@@ -53,13 +53,11 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-@register_builtin(_MODULE)
-class ExponentialDecay(LearningRateSchedule):
-    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (the
-    exponent floored when `staircase`)."""
+class _StepDecay(LearningRateSchedule):
+    """The arguments and config ExponentialDecay and InverseTimeDecay share;
+    `_progress(step)` is `step / decay_steps`, floored when `staircase`."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         super().__init__()
         _check_positive(decay_steps, "decay_steps")
         self.initial_learning_rate = initial_learning_rate
@@ -68,16 +66,28 @@ class ExponentialDecay(LearningRateSchedule):
         self.staircase = staircase
         self.name = name
 
-    def __call__(self, step):
+    def _progress(self, step):
         p = _step(step) / _float(self.decay_steps)
-        if self.staircase:
-            p = jnp.floor(p)
-        return _float(self.initial_learning_rate) * jnp.power(_float(self.decay_rate), p)
+        return jnp.floor(p) if self.staircase else p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
                 "staircase": self.staircase, "name": self.name}
+
+
+@register_builtin(_MODULE)
+class ExponentialDecay(_StepDecay):
+    """`initial_learning_rate * decay_rate ** (step / decay_steps)` (the
+    exponent floored when `staircase`)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step):
+        return _float(self.initial_learning_rate) * jnp.power(_float(self.decay_rate),
+                                                              self._progress(step))
 
 
 @register_builtin(_MODULE)
@@ -150,30 +160,17 @@ class PolynomialDecay(LearningRateSchedule):
 
 
 @register_builtin(_MODULE)
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)` (the
     ratio floored when `staircase`)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        super().__init__()
-        _check_positive(decay_steps, "decay_steps")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = _step(step) / _float(self.decay_steps)
-        if self.staircase:
-            p = jnp.floor(p)
-        return _float(self.initial_learning_rate) / (1.0 + _float(self.decay_rate) * p)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return _float(self.initial_learning_rate) / (
+            1.0 + _float(self.decay_rate) * self._progress(step))
 
 
 @register_builtin(_MODULE)
