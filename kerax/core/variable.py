@@ -86,6 +86,8 @@ class Variable:
         self._name = name
         self._path = name
         self._trainable = bool(trainable)
+        # Keras orders a layer's weights by the flag they were created with.
+        self.created_trainable = bool(trainable)
         self._autocast = autocast
         self._aggregation = aggregation
         self._synchronization = synchronization

@@ -226,10 +226,7 @@ class Layer:
         out = []
         for layer in self._flatten_layers():
             own, seeds = layer._direct_variables()
-            if kind == "weights":
-                vars_ = [v for v in own if v.trainable] + [v for v in own if not v.trainable]
-            elif kind == "variables":
-                vars_ = [v for v in own if v.trainable] + [v for v in own if not v.trainable] + seeds
+            vars_ = _keras_order(own) + (seeds if kind == "variables" else [])
             for v in vars_:
                 if id(v) not in seen:
                     seen.add(id(v))
@@ -453,9 +450,11 @@ class Layer:
         if not stack or not out:
             for layer in layers:
                 out.extend(layer._call_losses)
+        trainable = {id(v) for v in self.trainable_weights}
         for layer in layers:
             for var, reg in layer._regularizers:
-                out.append(jnp.asarray(reg(var.value)))
+                if id(var) in trainable:  # Keras regularizes trainable weights only
+                    out.append(jnp.asarray(reg(var.value)))
         return out
 
     # ---- build and call ------------------------------------------------------------
@@ -728,6 +727,13 @@ class Layer:
         if return_losses:
             return outputs, new_ntv, losses
         return outputs, new_ntv
+
+
+def _keras_order(variables):
+    """A layer's own weights as Keras orders them: those created trainable, then
+    the others (a weight frozen later keeps its place)."""
+    return ([v for v in variables if v.created_trainable]
+            + [v for v in variables if not v.created_trainable])
 
 
 def _is_metric(obj):

@@ -31,10 +31,12 @@ Inside `update_state`/`result` use only `var.value`, `var.assign*` and
 jax.numpy: no Python `if` on array values and no `float(...)`, so the
 methods can be compiled.
 """
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from kerax import initializers
+from kerax.core import tracking
 from kerax.core.dtypes import standardize_dtype
 from kerax.core.naming import auto_name, to_snake_case
 from kerax.variables import Variable, pure
@@ -79,37 +81,20 @@ class Metric:
         self.name = name or auto_name(type(self).__name__)
         self._dtype = standardize_dtype(dtype)
         # __dict__ directly: subclasses may set attributes before calling us.
-        d = self.__dict__
-        d.setdefault("_variables", [])
-        d.setdefault("_metrics", [])
-        d.setdefault("_initial_values", {})
-        # Attributes set before super().__init__() (Keras allows it): track them now.
-        for value in list(d.values()):
-            self._track(value)
+        self.__dict__.setdefault("_variables", [])
+        self.__dict__.setdefault("_initial_values", {})
 
-    # ---- tracking ---------------------------------------------------------
-    def _track(self, value):
-        d = self.__dict__
-        if "_variables" not in d:
-            d["_variables"] = []
-            d["_metrics"] = []
-            d["_initial_values"] = {}
-        if isinstance(value, Variable):
-            if not any(v is value for v in d["_variables"]):
-                d["_variables"].append(value)
-                d["_initial_values"].setdefault(id(value), np.array(value._value))  # host copy: state buffers get donated
-        elif isinstance(value, Metric) and value is not self:
-            if not any(m is value for m in d["_metrics"]):
-                d["_metrics"].append(value)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                if isinstance(v, (Variable, Metric)):
-                    self._track(v)
+    # ---- tracking (kerax.core.tracking: attributes at any nesting depth) ----------
+    _kerax_untracked = ("_variables", "_initial_values")
 
-    def __setattr__(self, name, value):
-        if not name.startswith("__"):
-            self._track(value)
-        object.__setattr__(self, name, value)
+    def _tracked(self):
+        """Own variables (add_variable order), then Variables and metrics held as
+        attributes (in lists/tuples/dicts too), in attribute order."""
+        found = tracking.collect(self, lambda v: isinstance(v, (Variable, Metric)) and v is not self)
+        own = self.__dict__.get("_variables", [])
+        ids = {id(v) for v in own}
+        return (list(own) + [v for v in found if isinstance(v, Variable) and id(v) not in ids],
+                [m for m in found if isinstance(m, Metric)])
 
     def _check_super_called(self):
         if "name" not in self.__dict__ or "_dtype" not in self.__dict__:
@@ -143,10 +128,14 @@ class Metric:
         var_name = name or "variable"
         dtype = standardize_dtype(dtype)
         init = _make_initializer(initializer)
-        var = Variable(init, shape=shape, dtype=dtype, trainable=False, autocast=False,
+        with jax.ensure_compile_time_eval():  # concrete, also inside a trace
+            initial = np.asarray(init(shape, jnp.dtype(dtype)))
+        var = Variable(initial, shape=shape, dtype=dtype, trainable=False, autocast=False,
                        aggregation=aggregation, synchronization="on_read", name=var_name)
         var._path = f"{self.name.replace('/', '>')}/{var_name}"
-        self._track(var)
+        self.__dict__.setdefault("_variables", []).append(var)
+        # a host copy: state buffers get donated
+        self.__dict__.setdefault("_initial_values", {})[id(var)] = initial
         return var
 
     def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None,
@@ -167,8 +156,8 @@ class Metric:
         """All state Variables: this metric's (in creation order), then those of
         the metrics it holds as attributes."""
         self._check_super_called()
-        out = list(self.__dict__.get("_variables", []))
-        for m in self.__dict__.get("_metrics", []):
+        out, metrics = self._tracked()
+        for m in metrics:
             for v in m.variables:
                 if not any(v is o for o in out):
                     out.append(v)
@@ -201,14 +190,16 @@ class Metric:
         raise NotImplementedError(f"{type(self).__name__} must implement result().")
 
     def reset_state(self):
-        """Assign every state variable its initial value (and reset held metrics)."""
+        """Assign every state variable its initial value (zeros for Variables
+        not made by `add_variable`, as Keras) and reset held metrics."""
         init = self.__dict__.get("_initial_values", {})
-        for v in self.__dict__.get("_variables", []):
+        own, metrics = self._tracked()
+        for v in own:
             initial = init.get(id(v))
             if initial is None:
                 initial = jnp.zeros(v.shape, v.dtype)
             v.assign(initial)
-        for m in self.__dict__.get("_metrics", []):
+        for m in metrics:
             m.reset_state()
 
     def reset_states(self):  # tf.keras 2 spelling

@@ -27,7 +27,7 @@ import numpy as np
 
 from kerax.core import tracking
 from kerax.core.naming import to_snake_case
-from kerax.layers.layer import Layer
+from kerax.layers.layer import Layer, _keras_order
 from kerax.optimizers.base import Optimizer
 from kerax.saving import optimizer_layout
 
@@ -145,15 +145,16 @@ def iter_saveables(root):
 
 
 def own_variables(obj):
-    """The variables stored for `obj`, in order (trainable, then non-trainable)."""
+    """The variables stored for `obj`, in Keras' order (created trainable first)."""
     own, _seeds = obj._direct_variables()
-    return [v for v in own if v.trainable] + [v for v in own if not v.trainable]
+    return _keras_order(own)
 
 
 def _custom_hook(obj, name):
     """A user override of Keras' save_own_variables / load_own_variables."""
-    fn = getattr(type(obj), name, None)
-    return fn is not None and isinstance(obj, Layer) and fn is not getattr(Layer, name, None)
+    fn = getattr(obj, name, None)  # on the class, or set on the layer (LoRA's)
+    fn = getattr(fn, "__func__", fn)
+    return isinstance(obj, Layer) and fn is not None and fn is not getattr(Layer, name, None)
 
 
 # ---- writing ------------------------------------------------------------------------
