@@ -37,7 +37,7 @@ from kerax import config, initializers
 from kerax.core.naming import auto_name
 from kerax.optimizers import transforms
 from kerax.optimizers.schedules import LearningRateSchedule
-from kerax.saving.object_registration import deserialize_keras_object, serialize_keras_object
+from kerax.registry import deserialize_keras_object, serialize_keras_object
 from kerax.variables import Variable, is_tracer, pure
 
 __all__ = ["Optimizer", "OptaxOptimizer"]

@@ -3,7 +3,7 @@ names, config dicts and optax transformations."""
 import optax
 
 from kerax.optimizers.base import OptaxOptimizer, Optimizer
-from kerax.saving.object_registration import (
+from kerax.registry import (
     builtin_objects, deserialize_keras_object, get_registered_object, serialize_keras_object)
 
 __all__ = ["get", "serialize", "deserialize"]

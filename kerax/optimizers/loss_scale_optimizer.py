@@ -4,7 +4,7 @@ import jax.numpy as jnp
 from kerax.optimizers import transforms
 from kerax.optimizers.base import Optimizer
 from kerax.optimizers.lookup import deserialize, get, serialize
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 from kerax.variables import Variable
 
 __all__ = ["LossScaleOptimizer"]

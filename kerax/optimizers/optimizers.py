@@ -9,7 +9,7 @@ import optax
 
 from kerax.optimizers import transforms
 from kerax.optimizers.base import Optimizer
-from kerax.saving.object_registration import register_builtin
+from kerax.registry import register_builtin
 
 __all__ = ["SGD", "RMSprop", "Adam", "AdamW", "Nadam", "Adamax", "Adagrad",
            "Adadelta", "Adafactor", "Lion"]

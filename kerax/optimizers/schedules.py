@@ -8,7 +8,7 @@ import math
 
 import jax.numpy as jnp
 
-from kerax.saving.object_registration import (
+from kerax.registry import (
     deserialize_keras_object, register_builtin, serialize_keras_object)
 from kerax.variables import Variable
 

@@ -20,7 +20,6 @@ model's variable before any data is read (so a tiny file cannot declare a
 huge array). Everything is validated before the first variable is assigned.
 """
 import io
-import re
 import warnings
 
 import numpy as np
