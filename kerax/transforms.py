@@ -309,6 +309,18 @@ def value_and_grad(fn, wrt=None, *, argnums=0, has_aux=False):
             val = jnp.sum(val)
         return val, aux
 
+    def scoped(pairs, record, call):
+        """Run `call()` (the user's fn) in a scope substituting `pairs`; the
+        differentiable value, and as aux what the scope recorded."""
+        scope = StateScope(pairs)
+        with scope:
+            out = call()
+        val, aux = prepare(out)
+        assigned = scope.assigned_items()
+        record.update(vars=[v for v, _ in assigned], owners=[o for o, _ in scope.losses],
+                      created=bool(scope.created))
+        return val, (aux, [a for _, a in assigned], [l for _, l in scope.losses])
+
     if wrt is not None:
         _flatten_wrt(wrt, name)
 
@@ -317,21 +329,10 @@ def value_and_grad(fn, wrt=None, *, argnums=0, has_aux=False):
             while True:
                 wrt_leaves, wrt_tree = _flatten_wrt(current, name)
                 record = {}
-
-                def inner(values):
-                    scope = StateScope(zip(wrt_leaves, values))
-                    with scope:
-                        out = fn(*args, **kwargs)
-                    val, aux = prepare(out)
-                    assigned = scope.assigned_items()
-                    record["vars"] = [v for v, _ in assigned]
-                    record["owners"] = [o for o, _ in scope.losses]
-                    record["created"] = bool(scope.created)
-                    return val, (aux, [a for _, a in assigned], [l for _, l in scope.losses])
-
-                values = [v.value for v in wrt_leaves]
                 (val, (aux, new_vals, losses)), grads = jax.value_and_grad(
-                    inner, has_aux=True)(values)
+                    lambda values: scoped(zip(wrt_leaves, values), record,
+                                          lambda: fn(*args, **kwargs)),
+                    has_aux=True)([v.value for v in wrt_leaves])
                 fresh = tracking.refresh(current) if record["created"] else None
                 if fresh is None or len(jax.tree_util.tree_leaves(
                         fresh, is_leaf=_is_var)) == len(wrt_leaves):
@@ -348,19 +349,9 @@ def value_and_grad(fn, wrt=None, *, argnums=0, has_aux=False):
 
     def g(*args, **kwargs):
         record = {}
-
-        def inner(*args, **kwargs):
-            scope = StateScope()
-            with scope:
-                out = fn(*args, **kwargs)
-            val, aux = prepare(out)
-            assigned = scope.assigned_items()
-            record["vars"] = [v for v, _ in assigned]
-            record["owners"] = [o for o, _ in scope.losses]
-            return val, (aux, [a for _, a in assigned], [l for _, l in scope.losses])
-
         (val, (aux, new_vals, losses)), grads = jax.value_and_grad(
-            inner, argnums=argnums, has_aux=True)(*args, **kwargs)
+            lambda *a, **k: scoped((), record, lambda: fn(*a, **k)),
+            argnums=argnums, has_aux=True)(*args, **kwargs)
         _propagate(record, new_vals, losses)
         return ((val, aux) if has_aux else val), grads
 

@@ -1,6 +1,5 @@
 """kerax.function, kerax.grad / value_and_grad and custom gradients (the chapter's
 autodiff and tf.function sections)."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

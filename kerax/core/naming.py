@@ -55,6 +55,11 @@ def auto_name(class_name):
 
 
 def reset():
-    """Forget every counter (part of `clear_session`)."""
+    """Forget every counter (part of `clear_session`).
+
+    >>> unique_name("conv"); reset(); unique_name("conv")
+    'conv'
+    'conv'
+    """
     with _LOCK:
         _COUNTS.clear()

@@ -29,16 +29,35 @@ def scopes():
 
 
 def current_scope():
-    """The innermost active `StateScope`, or None in eager mode."""
+    """The innermost active `StateScope`, or None in eager mode.
+
+    >>> current_scope() is None
+    True
+    >>> with StateScope() as s:
+    ...     current_scope() is s
+    True
+    """
     stack = scopes()
     return stack[-1] if stack else None
 
 
 def in_state_scope():
+    """Whether a state scope is active (inside a kerax transform).
+
+    >>> in_state_scope()
+    False
+    """
     return bool(scopes())
 
 
 def is_tracer(x):
+    """Whether `x` is a JAX tracer (a value inside jit/grad).
+
+    >>> seen = []
+    >>> _ = jax.jit(lambda x: seen.append(is_tracer(x)) or x)(1.0)
+    >>> is_tracer(1.0), seen
+    (False, [True])
+    """
     return isinstance(x, jax.core.Tracer)
 
 
@@ -155,7 +174,14 @@ def _calls():
 
 
 def training_flag():
-    """The training flag of the enclosing layer call (None outside any call)."""
+    """The training flag of the enclosing layer call (None outside any call).
+
+    >>> training_flag() is None
+    True
+    >>> with layer_call(False, None):
+    ...     training_flag()
+    False
+    """
     calls = _calls()
     return calls[-1][0] if calls else None
 
@@ -165,7 +191,12 @@ def call_depth():
 
 
 def autocast_dtype():
-    """The compute dtype Variables are read in (mixed precision), or None."""
+    """The compute dtype Variables are read in (mixed precision), or None.
+
+    >>> with autocast_scope("float16"):
+    ...     autocast_dtype()
+    'float16'
+    """
     return getattr(_local, "autocast", None)
 
 

@@ -34,7 +34,14 @@ def untracked_names(cls):
 
 
 def attributes(obj):
-    """`(name, value)` of `obj`'s tracked instance attributes, in order."""
+    """`(name, value)` of `obj`'s tracked instance attributes, in order.
+
+    >>> class Box:
+    ...     _kerax_untracked = ("_cache",)
+    >>> b = Box(); b.w = 1; b._cache = 2
+    >>> attributes(b)
+    [('w', 1)]
+    """
     skip = untracked_names(type(obj))
     return [(k, v) for k, v in vars(obj).items() if k not in skip and not k.startswith("__")]
 

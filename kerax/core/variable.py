@@ -446,4 +446,7 @@ jax.tree_util.register_pytree_node(_SliceRef, _flatten, _unflatten)
 
 
 def is_variable(x):
+    """>>> is_variable(Variable(1.0)), is_variable(1.0)
+    (True, False)
+    """
     return isinstance(x, Variable)

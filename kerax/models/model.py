@@ -1,7 +1,6 @@
 """`Model`: a Layer with training (compile/fit), summary and, when built from
 `inputs`/`outputs`, a functional graph (`Functional`)."""
 import jax
-import numpy as np
 
 from kerax.export import export_model
 from kerax.layers.core import InputLayer

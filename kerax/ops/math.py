@@ -1,10 +1,9 @@
 """Math ops: Keras 3's `keras.ops.math` names over jax.lax / jax.scipy."""
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from kerax import config
-from kerax.ops.core import convert_to_tensor, unwrap
+from kerax.ops.core import convert_to_tensor
 
 
 def _t(x):

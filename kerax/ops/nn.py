@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
-from kerax.ops.core import convert_to_tensor, unwrap
+from kerax.ops.core import convert_to_tensor
 
 
 def _t(x):

@@ -7,7 +7,6 @@ input computes in `floatx()`. Mixed dtypes combine through jax.numpy, so
 `kerax.config.dtype_promotion("strict")` makes float32 + int32 an error.
 """
 import builtins
-import math as _math
 
 import jax
 import jax.numpy as jnp

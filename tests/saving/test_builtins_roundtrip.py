@@ -3,7 +3,6 @@ metric, optimizer and schedule of kerax survives a `.keras` round trip."""
 import inspect
 
 import numpy as np
-import pytest
 
 import kerax
 from kerax import layers as L

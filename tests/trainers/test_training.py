@@ -1,11 +1,8 @@
 """The chapter's training flows on kerax: custom losses, metrics, layers and
 models in fit; custom training loops (eager and compiled); fit's options and
 bad-input errors."""
-import io
 import re
-import sys
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
