@@ -65,15 +65,13 @@ class _Slots(NamedTuple):
     slots: Any
 
 
-def _positive_or_none(value, arg, integer=False):
+def _positive_or_none(value, arg):
     if value is None:
         return None
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if integer:
-        ok = ok and float(value).is_integer()
     if not ok or value < 0:
-        kind = "a non-negative integer" if integer else "a non-negative float"
-        raise ValueError(f"Argument `{arg}` must be {kind} or None. Received: {arg}={value!r}")
+        raise ValueError(
+            f"Argument `{arg}` must be a non-negative float or None. Received: {arg}={value!r}")
     return value
 
 
