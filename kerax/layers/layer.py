@@ -139,8 +139,9 @@ class Layer:
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
                  input_dim=None, input_shape=None, batch_input_shape=None,
                  batch_size=None, activity_regularizer=None, **kwargs):
-        for key in ("weights", "input_length"):
-            kwargs.pop(key, None)
+        for key in ("weights", "input_length"):  # Keras 2 configs carry them as null
+            if key in kwargs and kwargs[key] is None:
+                del kwargs[key]
         if "quantization_config" in kwargs and kwargs["quantization_config"] is None:
             del kwargs["quantization_config"]  # Keras 3 configs carry it (None)
         if kwargs:
@@ -344,9 +345,10 @@ class Layer:
                     autocast=True, regularizer=None, constraint=None,
                     aggregation="none", overwrite_with_gradient=False, name=None,
                     **kwargs):
+        # tf.keras 2 spellings: resource variables are all JAX has; the others map.
         kwargs.pop("use_resource", None)
-        kwargs.pop("synchronization", None)
-        kwargs.pop("experimental_autocast", None)
+        synchronization = kwargs.pop("synchronization", "auto")
+        autocast = kwargs.pop("experimental_autocast", autocast)
         if kwargs:
             raise TypeError(
                 f"{self.name}.add_weight got unexpected keyword arguments {sorted(kwargs)}.")
@@ -363,9 +365,9 @@ class Layer:
                            else "zeros")
         init = initializers.get(initializer)
         var_name = name or "variable"
-        var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
+        var = Variable(init, shape=shape, dtype=dtype, trainable=trainable, autocast=autocast,
                        name=var_name, constraint=constraints.get(constraint),
-                       aggregation=aggregation)
+                       aggregation=aggregation, synchronization=synchronization)
         var._path = f"{self.name}/{var_name}"
         var.regularizer = regularizers.get(regularizer)
         var.overwrite_with_gradient = overwrite_with_gradient

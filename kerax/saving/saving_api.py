@@ -10,6 +10,7 @@ kerax/Keras built-ins and the objects you register or pass are created, and
 Lambda bytecode is refused unless `safe_mode=False` is passed for that call.
 """
 import io
+import warnings
 
 from kerax.layers.lambda_serialization import SafeModeScope
 from kerax.layers.layer import Layer
@@ -29,8 +30,17 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Save `model` (architecture, weights, compile configuration and optimizer
     state) as a Keras 3 `.keras` file, crash-safely."""
     _check_model(model, "save_model")
+    # As Keras 3: the optimizer is always in a .keras file (include_optimizer
+    # only matters for legacy .h5), and save_format is inferred from the path.
     kwargs.pop("include_optimizer", None)
-    kwargs.pop("save_format", None)
+    save_format = kwargs.pop("save_format", None)
+    if save_format and not str(filepath).endswith(".keras"):
+        raise ValueError(
+            "save_model: the `save_format` argument is deprecated in Keras 3; remove it "
+            f"and pass a path ending in `.keras`. Received: save_format={save_format!r}.")
+    if save_format:
+        warnings.warn("save_model: `save_format` is deprecated (inferred from the path); "
+                      "remove it.", stacklevel=2)
     if kwargs:
         raise ValueError(f"save_model: unexpected keyword arguments {sorted(kwargs)}.")
     if zipped is False:
