@@ -67,7 +67,15 @@ class Variable:
       trainable: whether optimizers and gradients see it.
       name: a readable name; `path` adds the owning layer's path.
       constraint: a callable applied to the value after each optimizer update.
-      aggregation, synchronization: accepted for Keras compatibility.
+      autocast: whether a layer running in a lower compute dtype (mixed
+        precision) reads it in that dtype.
+      aggregation, synchronization: stored for Keras compatibility (one device
+        holds the value; distribution strategies read them).
+
+    >>> v = Variable([[1.0, 2.0], [3.0, 4.0]], name="w")
+    >>> _ = v.assign(2 * v); _ = v[0, 1].assign(42.0)
+    >>> v.numpy().tolist(), v.dtype, v.trainable
+    ([[2.0, 42.0], [6.0, 8.0]], dtype('float32'), True)
     """
 
     # NumPy should defer to our reflected operators (np_array * v -> v.__rmul__).
