@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import activations, config as _config, constraints, initializers, regularizers
+from kerax import activations, config as _config
 from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
@@ -165,12 +166,8 @@ class BaseConv(ShapeSpecMixin, Layer):
                              f"dilation_rate={self.dilation_rate}.")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                           bias=(bias_initializer, bias_regularizer, bias_constraint))
 
     # -- helpers
     @property
@@ -214,6 +211,11 @@ class BaseConv(ShapeSpecMixin, Layer):
             x = self.activation(x)
         return x
 
+    def _make_kernel(self, shape, name="kernel"):
+        return self.add_weight(
+            shape=shape, initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint, name=name)
+
     def _make_bias(self, size):
         if self.use_bias:
             self.bias = self.add_weight(
@@ -245,7 +247,9 @@ class BaseConv(ShapeSpecMixin, Layer):
             return (batch,) + spatial + (channels,)
         return (batch, channels) + spatial
 
-    def _base_config(self):
+    def _config(self, extra, weights=("kernel", "bias")):
+        """The shared config, then `extra`, then the weights' initializers,
+        regularizers and constraints (`weights` as in `weight_options_config`)."""
         config = super().get_config()
         config.update({
             "kernel_size": self.kernel_size, "strides": self.strides,
@@ -255,11 +259,9 @@ class BaseConv(ShapeSpecMixin, Layer):
             "use_bias": self.use_bias,
             "activity_regularizer": serialize_keras_object(self.activity_regularizer),
         })
+        config.update(extra)
+        config.update(weight_options_config(self, *weights))
         return config
-
-    def _serialized(self, **objects):
-        return {k: (initializers.serialize(v) if k.endswith("initializer")
-                    else serialize_keras_object(v)) for k, v in objects.items()}
 
 
 class BaseConvND(LoraMixin, BaseConv):
@@ -282,10 +284,8 @@ class BaseConvND(LoraMixin, BaseConv):
                 f"({in_channels}) must be divisible by `groups` ({self.groups}); got input "
                 f"shape {tuple(input_shape)}.")
         self._in_channels = in_channels
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (in_channels // self.groups, self.filters),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint, name="kernel")
+        self.kernel = self._make_kernel(self.kernel_size + (in_channels // self.groups,
+                                                            self.filters))
         self._make_bias(self.filters)
         self.built = True
         self._build_lora()
@@ -305,16 +305,7 @@ class BaseConvND(LoraMixin, BaseConv):
         return self._add_bias_and_activate(x)
 
     def get_config(self):
-        config = self._base_config()
-        config.update({"filters": self.filters, "groups": self.groups})
-        config.update(self._serialized(
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            kernel_regularizer=self.kernel_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            kernel_constraint=self.kernel_constraint,
-            bias_constraint=self.bias_constraint))
-        return self._lora_config(config)
+        return self._lora_config(self._config({"filters": self.filters, "groups": self.groups}))
 
 
 @register_builtin("keras.layers", aliases=["Convolution1D"])
@@ -391,10 +382,7 @@ class BaseConvTranspose(BaseConv):
             raise ValueError(f"Layer {self.name!r} ({type(self).__name__}): the channel "
                              f"dimension must be known, got input shape {tuple(input_shape)}.")
         self._in_channels = int(channels)
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (self.filters, self._in_channels),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint, name="kernel")
+        self.kernel = self._make_kernel(self.kernel_size + (self.filters, self._in_channels))
         self._make_bias(self.filters)
         self.built = True
 
@@ -430,16 +418,7 @@ class BaseConvTranspose(BaseConv):
         return self._add_bias_and_activate(x)
 
     def get_config(self):
-        config = self._base_config()
-        config.update({"filters": self.filters, "output_padding": self.output_padding})
-        config.update(self._serialized(
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            kernel_regularizer=self.kernel_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            kernel_constraint=self.kernel_constraint,
-            bias_constraint=self.bias_constraint))
-        return config
+        return self._config({"filters": self.filters, "output_padding": self.output_padding})
 
 
 def _transpose_class(rank, doc):
@@ -492,10 +471,8 @@ class BaseDepthwiseConv(BaseConv):
 
     def build(self, input_shape):
         self._in_channels = self._check_input(input_shape)
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (self._in_channels, self.depth_multiplier),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint, name="kernel")
+        self.kernel = self._make_kernel(self.kernel_size + (self._in_channels,
+                                                            self.depth_multiplier))
         self._make_bias(self._in_channels * self.depth_multiplier)
         self.built = True
 
@@ -513,16 +490,8 @@ class BaseDepthwiseConv(BaseConv):
         return self._add_bias_and_activate(self._depthwise(inputs, self.kernel.value))
 
     def get_config(self):
-        config = self._base_config()
-        config["depth_multiplier"] = self.depth_multiplier
-        config.update(self._serialized(
-            depthwise_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            depthwise_regularizer=self.kernel_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            depthwise_constraint=self.kernel_constraint,
-            bias_constraint=self.bias_constraint))
-        return config
+        return self._config({"depth_multiplier": self.depth_multiplier},
+                            (("depthwise", "kernel"), "bias"))
 
 
 @register_builtin("keras.layers")
@@ -577,16 +546,13 @@ class BaseSeparableConv(BaseDepthwiseConv):
             raise ValueError(f"{type(self).__name__} {self.name!r}: `filters` must be a "
                              f"positive integer, got {filters!r}.")
         self.filters = int(filters)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        set_weight_options(self, pointwise=(pointwise_initializer, pointwise_regularizer,
+                                            pointwise_constraint))
 
     def build(self, input_shape):
         self._in_channels = c = self._check_input(input_shape)
-        self.depthwise_kernel = self.add_weight(
-            shape=self.kernel_size + (c, self.depth_multiplier),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint, name="depthwise_kernel")
+        self.depthwise_kernel = self._make_kernel(self.kernel_size + (c, self.depth_multiplier),
+                                                  "depthwise_kernel")
         self.pointwise_kernel = self.add_weight(
             shape=(1,) * self.rank + (c * self.depth_multiplier, self.filters),
             initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
@@ -605,19 +571,8 @@ class BaseSeparableConv(BaseDepthwiseConv):
         return self._add_bias_and_activate(x)
 
     def get_config(self):
-        config = self._base_config()
-        config.update({"depth_multiplier": self.depth_multiplier, "filters": self.filters})
-        config.update(self._serialized(
-            depthwise_initializer=self.kernel_initializer,
-            pointwise_initializer=self.pointwise_initializer,
-            bias_initializer=self.bias_initializer,
-            depthwise_regularizer=self.kernel_regularizer,
-            pointwise_regularizer=self.pointwise_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            depthwise_constraint=self.kernel_constraint,
-            pointwise_constraint=self.pointwise_constraint,
-            bias_constraint=self.bias_constraint))
-        return config
+        return self._config({"depth_multiplier": self.depth_multiplier, "filters": self.filters},
+                            (("depthwise", "kernel"), "pointwise", "bias"))
 
 
 @register_builtin("keras.layers", aliases=["SeparableConvolution1D"])

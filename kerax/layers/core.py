@@ -5,11 +5,11 @@ import inspect
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import activations, constraints, initializers, regularizers
+from kerax import activations, initializers
 from kerax.layers.lambda_serialization import deserialize_function, serialize_function
 from kerax.layers.layer import KerasTensor, Layer
-from kerax.registry import (register_builtin,
-                                                serialize_keras_object)
+from kerax.layers.weight_options import set_weight_options, weight_options_config
+from kerax.registry import register_builtin
 
 __all__ = ["InputLayer", "Input", "Dense", "Activation", "Identity", "Lambda", "OpLambda"]
 
@@ -236,6 +236,16 @@ class LoraMixin:
         return config
 
 
+def add_bias_and_activate(layer, x):
+    """`activation(x + bias)` of a dense layer (Dense, EinsumDense), each part
+    only when the layer has it."""
+    if layer.bias is not None:
+        x = x + layer.bias.value
+    if layer.activation is not None:
+        x = layer.activation(x)
+    return x
+
+
 @register_builtin("keras.layers")
 class Dense(LoraMixin, Layer):
     """`activation(inputs @ kernel + bias)`, on the last axis of inputs of any rank.
@@ -261,12 +271,8 @@ class Dense(LoraMixin, Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                           bias=(bias_initializer, bias_regularizer, bias_constraint))
         self._init_lora(lora_rank, lora_alpha)
         self.supports_masking = True
 
@@ -298,12 +304,7 @@ class Dense(LoraMixin, Layer):
                 f"Layer {self.name!r} (Dense) was built for inputs with last dimension "
                 f"{self.input_dim} (kernel shape {self._kernel.shape}), but got inputs "
                 f"of shape {tuple(inputs.shape)}.")
-        x = jnp.matmul(inputs, self._lora_merged())
-        if self.bias is not None:
-            x = x + self.bias.value
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
+        return add_bias_and_activate(self, jnp.matmul(inputs, self._lora_merged()))
 
     def get_config(self):
         config = super().get_config()
@@ -311,12 +312,7 @@ class Dense(LoraMixin, Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
-            "bias_regularizer": serialize_keras_object(self.bias_regularizer),
-            "kernel_constraint": serialize_keras_object(self.kernel_constraint),
-            "bias_constraint": serialize_keras_object(self.bias_constraint),
+            **weight_options_config(self, "kernel", "bias"),
             "quantization_config": None,
         })
         return self._lora_config(config)
@@ -379,9 +375,7 @@ class Lambda(Layer):
     def from_config(cls, config, safe_mode=None):
         config = dict(config)
         config["function"] = deserialize_function(config["function"])
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name")
-        return cls(**config)
+        return super().from_config(config)
 
 
 def _has_signature(fn):

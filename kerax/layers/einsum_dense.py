@@ -4,9 +4,10 @@ import re
 
 import jax.numpy as jnp
 
-from kerax import activations, constraints, initializers, regularizers
-from kerax.layers.core import LoraMixin, lora_weight_property
+from kerax import activations, initializers
+from kerax.layers.core import LoraMixin, add_bias_and_activate, lora_weight_property
 from kerax.layers.layer import Layer
+from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["EinsumDense"]
@@ -129,12 +130,8 @@ class EinsumDense(LoraMixin, Layer):
         self.partial_output_shape = tuple(output_shape)
         self.bias_axes = bias_axes
         self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+                           bias=(bias_initializer, bias_regularizer, bias_constraint))
         self._init_lora(lora_rank, lora_alpha)
 
     kernel = lora_weight_property("kernel")
@@ -167,11 +164,7 @@ class EinsumDense(LoraMixin, Layer):
                 f"Layer {self.name!r} (EinsumDense) with equation {self.equation!r} and "
                 f"kernel shape {self._kernel.shape} cannot take inputs of shape "
                 f"{tuple(inputs.shape)}: {e}") from None
-        if self.bias is not None:
-            x = x + self.bias.value
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
+        return add_bias_and_activate(self, x)
 
     def get_config(self):
         config = super().get_config()
@@ -180,13 +173,9 @@ class EinsumDense(LoraMixin, Layer):
             "equation": self.equation,
             "activation": activations.serialize(self.activation),
             "bias_axes": self.bias_axes,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
-            "bias_regularizer": serialize_keras_object(self.bias_regularizer),
+            **weight_options_config(self, "kernel", "bias", kinds=("initializer", "regularizer")),
             "activity_regularizer": serialize_keras_object(self.activity_regularizer),
-            "kernel_constraint": serialize_keras_object(self.kernel_constraint),
-            "bias_constraint": serialize_keras_object(self.bias_constraint),
+            **weight_options_config(self, "kernel", "bias", kinds=("constraint",)),
             "quantization_config": None,
         })
         return self._lora_config(config)
