@@ -349,7 +349,4 @@ def serialize(activation):
 
 def deserialize(config, custom_objects=None):
     """Inverse of `serialize`: a name or a serialized dict -> the activation."""
-    if isinstance(config, str):
-        return _reg.get_object(config, _MODULE, "activation", custom_objects)
-    return _reg.deserialize_keras_object(config, custom_objects=custom_objects,
-                                         module=_MODULE)
+    return _reg.deserialize_object(config, _MODULE, "activation", custom_objects)

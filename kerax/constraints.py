@@ -147,22 +147,10 @@ def serialize(constraint):
 
 def deserialize(config, custom_objects=None):
     """Inverse of `serialize` (also accepts a name)."""
-    if isinstance(config, str):
-        return _reg.get_object(config, _MODULE, "constraint", custom_objects)
-    return _reg.deserialize_keras_object(config, custom_objects=custom_objects,
-                                         module=_MODULE)
+    return _reg.deserialize_object(config, _MODULE, "constraint", custom_objects)
 
 
 def get(identifier):
     """A constraint from a name, a serialized dict, a Constraint class or
     instance, or a callable `fn(weights)`; `None` -> `None`."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, type):
-        return identifier()
-    obj = _reg.get_object(identifier, _MODULE, "constraint")
-    if isinstance(obj, type):
-        obj = obj()
-    if not callable(obj):
-        raise ValueError(f"Could not interpret constraint identifier: {identifier!r}.")
-    return obj
+    return _reg.get_callable(identifier, _MODULE, "constraint")

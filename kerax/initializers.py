@@ -461,26 +461,12 @@ def serialize(initializer):
 
 def deserialize(config, custom_objects=None):
     """Inverse of `serialize` (also accepts a name)."""
-    if isinstance(config, str):
-        return _reg.get_object(config, _MODULE, "initializer", custom_objects)
-    return _reg.deserialize_keras_object(config, custom_objects=custom_objects,
-                                         module=_MODULE)
+    return _reg.deserialize_object(config, _MODULE, "initializer", custom_objects)
 
 
 def get(identifier):
     """An initializer from a name, a serialized dict, an Initializer class or
     instance, or a callable `fn(shape, dtype=None)`; `None` -> `None`."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, type):
-        if not callable(identifier):
-            raise ValueError(f"Could not interpret initializer identifier: {identifier!r}.")
-        return identifier()
-    obj = _reg.get_object(identifier, _MODULE, "initializer")
-    if isinstance(obj, type):
-        obj = obj()
-    if not callable(obj):
-        raise ValueError(
-            f"Could not interpret initializer identifier: {identifier!r} (it does not "
-            "resolve to a callable `fn(shape, dtype=None)`).")
-    return obj
+    return _reg.get_callable(
+        identifier, _MODULE, "initializer",
+        hint=" (it does not resolve to a callable `fn(shape, dtype=None)`)")

@@ -146,14 +146,24 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
     return None
 
 
-def get_object(identifier, module, kind, custom_objects=None, allow_callable=True):
+def get_object(identifier, module, kind, custom_objects=None, allow_callable=True,
+               base=None):
     """The shared `get` of the per-module registries (activations.get, ...).
 
     None -> None; a string -> custom/registered/built-in object of `module`
     (class names are instantiated with defaults); a dict -> deserialized; a
-    callable -> returned as is."""
+    callable -> returned as is. With `base`, a class is instantiated with
+    defaults if it subclasses `base` and refused otherwise."""
     if identifier is None:
         return None
+    if base is not None and inspect.isclass(identifier):
+        if issubclass(identifier, base):
+            return identifier()
+        # `base` is defined in kerax.<package>.<module> and exported by the package.
+        public = f"kerax.{base.__module__.split('.')[1]}.{base.__name__}"
+        raise ValueError(
+            f"Could not interpret {kind} identifier: {identifier!r} (a class that is "
+            f"not a subclass of {public}).")
     if isinstance(identifier, dict):
         return deserialize_keras_object(identifier, custom_objects=custom_objects,
                                         module=module)
@@ -179,6 +189,29 @@ def get_object(identifier, module, kind, custom_objects=None, allow_callable=Tru
     raise ValueError(
         f"Could not interpret {kind} identifier: {identifier!r} (expected a "
         f"string, a dict config, a callable or None).")
+
+
+def get_callable(identifier, module, kind, hint=""):
+    """The shared `get` of constraints, regularizers and initializers: None ->
+    None; a class -> an instance with default arguments; else `get_object`'s
+    answer, which must be callable (`hint` ends the error otherwise)."""
+    if identifier is None:
+        return None
+    obj = get_object(identifier, module, kind, base=object)
+    if inspect.isclass(obj):
+        obj = obj()
+    if not callable(obj):
+        raise ValueError(f"Could not interpret {kind} identifier: {identifier!r}{hint}.")
+    return obj
+
+
+def deserialize_object(config, module, kind, custom_objects=None):
+    """The shared `deserialize` of activations, constraints, initializers and
+    regularizers: a name as `get_object` resolves it, else
+    `deserialize_keras_object` with `module` as the hint."""
+    if isinstance(config, str):
+        return get_object(config, module, kind, custom_objects)
+    return deserialize_keras_object(config, custom_objects=custom_objects, module=module)
 
 
 # ---- serialization ----------------------------------------------------------
@@ -270,6 +303,28 @@ def _is_trusted_module(module):
         module == p or module.startswith(p + ".") for p in ("keras", "kerax"))
 
 
+def _builtin_tables(module, module_hint):
+    """The built-in tables a config names: its `module` (a "kerax..." module
+    read as Keras' "keras..."), then `module_hint`."""
+    mods = []
+    if module:
+        mods.append("keras" + module[5:] if module.startswith("kerax") else module)
+    if module_hint:
+        mods.append(module_hint)
+    return [_BUILTINS.get(mod, {}) for mod in mods]
+
+
+def _not_found(what, name, module, kind):
+    """The error for a config naming nothing loadable: a SafeModeError where it
+    names a module outside kerax/keras, else "Could not locate"."""
+    if module is not None and not _is_trusted_module(module):
+        return SafeModeError(
+            f"Refusing to load {what} from module {module!r}: only kerax/keras built-ins "
+            "and objects you register or pass in custom_objects can be loaded; nothing is "
+            "imported from a file. " + _how_to_supply(name))
+    return _unknown(name, kind)
+
+
 def _resolve(config, custom_objects, module_hint):
     class_name = config.get("class_name")
     module = config.get("module")
@@ -282,13 +337,7 @@ def _resolve(config, custom_objects, module_hint):
         if obj is None and registered_name not in (None, "function"):
             obj = get_registered_object(registered_name, custom_objects)
         if obj is None:
-            tables = [module] if module else []
-            if module_hint:
-                tables.append(module_hint)
-            for mod in tables:
-                if mod and mod.startswith("kerax"):
-                    mod = "keras" + mod[5:]
-                table = _BUILTINS.get(mod, {})
+            for table in _builtin_tables(module, module_hint):
                 # A "function" config names a function, never a class.
                 if name in table and not inspect.isclass(table[name]):
                     obj = table[name]
@@ -302,13 +351,7 @@ def _resolve(config, custom_objects, module_hint):
                     break
                 obj = None
         if obj is None:
-            if module is not None and not _is_trusted_module(module):
-                raise SafeModeError(
-                    f"Refusing to load function {name!r} from module {module!r}: "
-                    "only kerax/keras built-ins and objects you register or pass in "
-                    "custom_objects can be loaded; nothing is imported from a file. "
-                    + _how_to_supply(name))
-            raise _unknown(name, "function")
+            raise _not_found(f"function {name!r}", name, module, "function")
         return obj, None
     if not isinstance(class_name, str):
         raise ValueError(f"Malformed object config (no 'class_name'): {config!r}.")
@@ -319,13 +362,7 @@ def _resolve(config, custom_objects, module_hint):
             if obj is not None:
                 break
     if obj is None:
-        mods = []
-        if module:
-            mods.append("keras" + module[5:] if module.startswith("kerax") else module)
-        if module_hint:
-            mods.append(module_hint)
-        for mod in mods:
-            table = _BUILTINS.get(mod, {})
+        for table in _builtin_tables(module, module_hint):
             if class_name in table:
                 obj = table[class_name]
                 break
@@ -337,13 +374,7 @@ def _resolve(config, custom_objects, module_hint):
                     obj = table[class_name]
                     break
     if obj is None:
-        if module is not None and not _is_trusted_module(module):
-            raise SafeModeError(
-                f"Refusing to load {class_name!r} from module {module!r}: only "
-                "kerax/keras built-ins and objects you register or pass in "
-                "custom_objects can be loaded; nothing is imported from a file. "
-                + _how_to_supply(registered_name or class_name))
-        raise _unknown(registered_name or class_name, "class")
+        raise _not_found(repr(class_name), registered_name or class_name, module, "class")
     return obj, config.get("config")
 
 

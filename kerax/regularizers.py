@@ -157,23 +157,10 @@ def serialize(regularizer):
 
 def deserialize(config, custom_objects=None):
     """Inverse of `serialize` (also accepts a name)."""
-    if isinstance(config, str):
-        return _reg.get_object(config, _MODULE, "regularizer", custom_objects)
-    return _reg.deserialize_keras_object(config, custom_objects=custom_objects,
-                                         module=_MODULE)
+    return _reg.deserialize_object(config, _MODULE, "regularizer", custom_objects)
 
 
 def get(identifier):
     """A regularizer from a name, a serialized dict, a Regularizer class or
     instance, or a callable `fn(weights)`; `None` -> `None`."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, type):
-        return identifier()
-    obj = _reg.get_object(identifier, _MODULE, "regularizer")
-    if isinstance(obj, type):
-        obj = obj()
-    if not callable(obj):
-        raise ValueError(
-            f"Could not interpret regularizer identifier: {identifier!r}.")
-    return obj
+    return _reg.get_callable(identifier, _MODULE, "regularizer")

@@ -5,7 +5,6 @@
 instance, a `Loss` class, or any function `fn(y_true, y_pred)` returning
 per-sample losses (returned as is).
 """
-import inspect
 
 from kerax.losses.loss import (  # noqa: F401
     Loss, reduce_values, reduce_weighted_values, squeeze_or_expand_to_same_rank,
@@ -40,13 +39,7 @@ def get(identifier):
     built-in (or registered / custom-scoped) loss (class names give an instance
     with default arguments); a `Loss` class -> an instance; a `Loss` instance or
     any callable `fn(y_true, y_pred)` -> itself."""
-    if inspect.isclass(identifier):
-        if issubclass(identifier, Loss):
-            return identifier()
-        raise ValueError(
-            f"Could not interpret loss identifier: {identifier!r} (a class that is "
-            "not a subclass of kerax.losses.Loss).")
-    return get_object(identifier, _MODULE, "loss")
+    return get_object(identifier, _MODULE, "loss", base=Loss)
 
 
 def _all_objects():

@@ -12,7 +12,6 @@ pure functions through `stateless_update_state` / `stateless_result` /
 function `fn(y_true, y_pred)`), plus "accuracy"/"acc", whose concrete metric
 depends on the target and output shapes: see `get_accuracy_for`.
 """
-import inspect
 
 from kerax.core.naming import to_snake_case as _to_snake_case
 from kerax.losses.losses import (  # noqa: F401 (keras.metrics re-exports them)
@@ -107,13 +106,7 @@ def get(identifier):
     the valid ones. ("accuracy" alone gives `Accuracy`, exact equality; in
     `compile`, "accuracy"/"acc" are resolved with `get_accuracy_for`.)
     """
-    if inspect.isclass(identifier):
-        if issubclass(identifier, Metric):
-            return identifier()
-        raise ValueError(
-            f"Could not interpret metric identifier: {identifier!r} (a class that is "
-            "not a subclass of kerax.metrics.Metric).")
-    return get_object(identifier, _MODULE, "metric")
+    return get_object(identifier, _MODULE, "metric", base=Metric)
 
 
 _BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy", "bce",
