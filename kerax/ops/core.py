@@ -47,6 +47,19 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     return jnp.asarray(x)
 
 
+def float_tensor(x):
+    """`convert_to_tensor(x)`, with integer and bool input cast to floatx (Keras
+    computes float math in floatx).
+
+    >>> float_tensor([1, 2]).dtype
+    dtype('float32')
+    """
+    x = convert_to_tensor(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(config.floatx())
+    return x
+
+
 def convert_to_numpy(x):
     return np.asarray(unwrap(x))
 

@@ -2,15 +2,7 @@
 import jax
 import jax.numpy as jnp
 
-from kerax import config
-from kerax.ops.core import convert_to_tensor
-
-
-def _f(x):
-    x = convert_to_tensor(x)
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        x = x.astype(config.floatx())
-    return x
+from kerax.ops.core import float_tensor as _f
 
 
 def cholesky(x, upper=False):

@@ -2,19 +2,8 @@
 import jax
 import jax.numpy as jnp
 
-from kerax import config
-from kerax.ops.core import convert_to_tensor
-
-
-def _t(x):
-    return convert_to_tensor(x)
-
-
-def _f(x):
-    x = _t(x)
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        x = x.astype(config.floatx())
-    return x
+from kerax.ops.core import convert_to_tensor as _t
+from kerax.ops.core import float_tensor as _f
 
 
 def erf(x):

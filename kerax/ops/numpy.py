@@ -14,6 +14,7 @@ import numpy as np
 
 from kerax import config
 from kerax.ops.core import convert_to_tensor, unwrap
+from kerax.ops.core import float_tensor as _to_float
 from kerax.variables import Variable, _SliceRef
 
 _PY_SCALARS = (bool, int, float, complex)
@@ -41,14 +42,6 @@ def _ts(xs):
 
 def _is_float(dtype):
     return jnp.issubdtype(dtype, jnp.inexact)
-
-
-def _to_float(x):
-    """Integer/bool input to floatx (Keras computes float math in floatx)."""
-    x = _t(x)
-    if not _is_float(x.dtype):
-        x = x.astype(config.floatx())
-    return x
 
 
 def _dtype_or_floatx(dtype):
