@@ -17,6 +17,7 @@ from kerax.core import dtypes, naming
 from kerax.core.scope import training_flag
 from kerax.layers.layer import KerasTensor
 from kerax.ops.core import cast, convert_to_tensor, stop_gradient, unwrap  # noqa: F401
+from kerax.ops.core import float_tensor as _float_tensor
 from kerax.variables import Variable
 
 # ---------------------------------------------------------------------------
@@ -82,6 +83,14 @@ def is_tensor(x):
 
 # ---------------------------------------------------------------------------
 # Keras 2 backend names (tf.keras.backend), as thin aliases over kerax.ops.
+
+def _xy(op):
+    """Keras 2's `fn(x, y)` over the keras.ops `fn(x1, x2)` named the same."""
+    def fn(x, y):
+        return op(x, y)
+    fn.__name__ = fn.__qualname__ = op.__name__
+    return fn
+
 
 def cast_to_floatx(x):
     return ops.cast(x, config.floatx())
@@ -163,8 +172,7 @@ def ndim(x):
     return jnp.ndim(unwrap(x))
 
 
-def dtype(x):
-    return ops.dtype(x)
+dtype = ops.dtype
 
 
 def zeros(shape, dtype=None, name=None):
@@ -227,52 +235,34 @@ def dropout(x, level, noise_shape=None, seed=None):
 
 
 # Elementwise math.
-def abs(x):
-    return ops.abs(x)
-
-
-def square(x):
-    return ops.square(x)
+abs = ops.abs
+square = ops.square
 
 
 def sqrt(x):
     """Square root, with negative inputs clipped to 0 first (as Keras 2)."""
-    x = convert_to_tensor(x)
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        x = x.astype(config.floatx())
+    x = _float_tensor(x)
     return jnp.sqrt(jnp.clip(x, 0.0, None))
 
 
-def exp(x):
-    return ops.exp(x)
-
-
-def log(x):
-    return ops.log(x)
+exp = ops.exp
+log = ops.log
 
 
 def pow(x, a):
     return ops.power(x, a)
 
 
-def sign(x):
-    return ops.sign(x)
+sign = ops.sign
 
 
 def round(x):
     return ops.round(x)
 
 
-def sin(x):
-    return ops.sin(x)
-
-
-def cos(x):
-    return ops.cos(x)
-
-
-def tanh(x):
-    return ops.tanh(x)
+sin = ops.sin
+cos = ops.cos
+tanh = ops.tanh
 
 
 def clip(x, min_value, max_value):
@@ -285,36 +275,14 @@ def clip(x, min_value, max_value):
     return ops.clip(x, min_value, max_value)
 
 
-def equal(x, y):
-    return ops.equal(x, y)
-
-
-def not_equal(x, y):
-    return ops.not_equal(x, y)
-
-
-def greater(x, y):
-    return ops.greater(x, y)
-
-
-def greater_equal(x, y):
-    return ops.greater_equal(x, y)
-
-
-def less(x, y):
-    return ops.less(x, y)
-
-
-def less_equal(x, y):
-    return ops.less_equal(x, y)
-
-
-def maximum(x, y):
-    return ops.maximum(x, y)
-
-
-def minimum(x, y):
-    return ops.minimum(x, y)
+equal = _xy(ops.equal)
+not_equal = _xy(ops.not_equal)
+greater = _xy(ops.greater)
+greater_equal = _xy(ops.greater_equal)
+less = _xy(ops.less)
+less_equal = _xy(ops.less_equal)
+maximum = _xy(ops.maximum)
+minimum = _xy(ops.minimum)
 
 
 # Reductions (Keras 2 defaults).
@@ -323,8 +291,7 @@ def _bool_to_float(x):
     return x.astype(config.floatx()) if x.dtype == jnp.bool_ else x
 
 
-def sum(x, axis=None, keepdims=False):
-    return ops.sum(x, axis=axis, keepdims=keepdims)
+sum = ops.sum
 
 
 def prod(x, axis=None, keepdims=False):
@@ -351,12 +318,8 @@ def var(x, axis=None, keepdims=False):
     return ops.var(_bool_to_float(x), axis=axis, keepdims=keepdims)
 
 
-def any(x, axis=None, keepdims=False):
-    return ops.any(x, axis=axis, keepdims=keepdims)
-
-
-def all(x, axis=None, keepdims=False):
-    return ops.all(x, axis=axis, keepdims=keepdims)
+any = ops.any
+all = ops.all
 
 
 def argmax(x, axis=-1):
@@ -375,8 +338,7 @@ def cumprod(x, axis=0):
     return ops.cumprod(x, axis=axis)
 
 
-def logsumexp(x, axis=None, keepdims=False):
-    return ops.logsumexp(x, axis=axis, keepdims=keepdims)
+logsumexp = ops.logsumexp
 
 
 # TensorFlow-flavoured reduction names (tf.reduce_*), for ported code.
@@ -399,8 +361,7 @@ def l2_normalize(x, axis=None):
 
 
 # Shapes and joins.
-def dot(x, y):
-    return ops.dot(x, y)
+dot = _xy(ops.dot)
 
 
 def batch_dot(x, y, axes=None):
@@ -452,8 +413,7 @@ def concatenate(tensors, axis=-1):
     return ops.concatenate(tensors, axis=axis)
 
 
-def stack(x, axis=0):
-    return ops.stack(x, axis=axis)
+stack = ops.stack
 
 
 def tile(x, n):
@@ -524,9 +484,7 @@ def in_top_k(predictions, targets, k):
 def relu(x, alpha=0.0, max_value=None, threshold=0.0):
     """max(x, 0) with Keras 2's options: slope `alpha` below `threshold`,
     values capped at `max_value`."""
-    x = convert_to_tensor(x)
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        x = x.astype(config.floatx())
+    x = _float_tensor(x)
     if alpha != 0.0:
         neg = alpha * (x - threshold)
     else:
@@ -538,41 +496,15 @@ def relu(x, alpha=0.0, max_value=None, threshold=0.0):
     return out
 
 
-def elu(x, alpha=1.0):
-    return ops.elu(x, alpha=alpha)
-
-
-def sigmoid(x):
-    return ops.sigmoid(x)
-
-
-def hard_sigmoid(x):
-    return ops.hard_sigmoid(x)
-
-
-def softplus(x):
-    return ops.softplus(x)
-
-
-def softsign(x):
-    return ops.softsign(x)
-
-
-def softmax(x, axis=-1):
-    return ops.softmax(x, axis=axis)
-
-
-def binary_crossentropy(target, output, from_logits=False):
-    return ops.binary_crossentropy(target, output, from_logits=from_logits)
-
-
-def categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    return ops.categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
-
-
-def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    return ops.sparse_categorical_crossentropy(target, output, from_logits=from_logits,
-                                               axis=axis)
+elu = ops.elu
+sigmoid = ops.sigmoid
+hard_sigmoid = ops.hard_sigmoid
+softplus = ops.softplus
+softsign = ops.softsign
+softmax = ops.softmax
+binary_crossentropy = ops.binary_crossentropy
+categorical_crossentropy = ops.categorical_crossentropy
+sparse_categorical_crossentropy = ops.sparse_categorical_crossentropy
 
 
 def learning_phase():
