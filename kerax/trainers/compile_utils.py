@@ -55,6 +55,15 @@ def _match_targets(y_true, y_pred, names, what="y"):
     return [y_true]
 
 
+def _per_output_batch(y_true, y_pred, sample_weight, output_names):
+    """(names, targets, predictions, sample weights), one entry per output."""
+    names, preds = flatten_outputs(y_pred, output_names)
+    trues = _match_targets(y_true, y_pred, names, "y")
+    sws = _match_targets(sample_weight, y_pred, names, "sample_weight") \
+        if isinstance(sample_weight, (list, tuple, dict)) else [sample_weight] * len(names)
+    return names, trues, preds, sws
+
+
 def _per_output(spec, names, what):
     """Expand a compile argument (single / list / dict) into one entry per output."""
     n = len(names)
@@ -125,10 +134,8 @@ class CompileLoss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         if not self.built:
             self.build(y_true, y_pred)
-        names, preds = flatten_outputs(y_pred, self.output_names)
-        trues = _match_targets(y_true, y_pred, names, "y")
-        sws = _match_targets(sample_weight, y_pred, names, "sample_weight") \
-            if isinstance(sample_weight, (list, tuple, dict)) else [sample_weight] * len(names)
+        names, trues, preds, sws = _per_output_batch(
+            y_true, y_pred, sample_weight, self.output_names)
         total = jnp.zeros((), jnp.float32)
         for i, (loss, w, yt, yp, sw) in enumerate(zip(self.losses, self.weights, trues, preds, sws)):
             if loss is None:
@@ -229,10 +236,8 @@ class CompileMetrics:
     def update_state(self, y_true, y_pred, sample_weight=None):
         if not self.built:
             self.build(y_true, y_pred)
-        names, preds = flatten_outputs(y_pred, self.output_names)
-        trues = _match_targets(y_true, y_pred, names, "y")
-        sws = _match_targets(sample_weight, y_pred, names, "sample_weight") \
-            if isinstance(sample_weight, (list, tuple, dict)) else [sample_weight] * len(names)
+        names, trues, preds, sws = _per_output_batch(
+            y_true, y_pred, sample_weight, self.output_names)
         for per, yt, yp in zip(self.unweighted, trues, preds):
             for m in per:
                 m.update_state(yt, yp)
