@@ -2,9 +2,9 @@
 import jax
 import jax.numpy as jnp
 
-from kerax import constraints, initializers, regularizers
 from kerax.layers.layer import Layer
-from kerax.registry import register_builtin, serialize_keras_object
+from kerax.layers.weight_options import set_weight_options, weight_options_config
+from kerax.registry import register_builtin
 
 __all__ = ["BatchNormalization", "LayerNormalization", "UnitNormalization"]
 
@@ -27,8 +27,15 @@ def _moments(x, axes, mask=None):
     return mean, var
 
 
-def _serialize(obj):
-    return None if obj is None else serialize_keras_object(obj)
+def add_gamma_beta(layer, shape, gamma=True, beta=True):
+    """A normalization layer's scale `layer.gamma`, then offset `layer.beta` (None
+    where off), made with its `gamma_*` / `beta_*` options."""
+    layer.gamma = layer.add_weight(
+        shape=shape, initializer=layer.gamma_initializer, regularizer=layer.gamma_regularizer,
+        constraint=layer.gamma_constraint, name="gamma") if gamma else None
+    layer.beta = layer.add_weight(
+        shape=shape, initializer=layer.beta_initializer, regularizer=layer.beta_regularizer,
+        constraint=layer.beta_constraint, name="beta") if beta else None
 
 
 @register_builtin("keras.layers")
@@ -56,14 +63,10 @@ class BatchNormalization(Layer):
         self.epsilon = float(epsilon)
         self.center = center
         self.scale = scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_weight_options(self, beta=(beta_initializer, beta_regularizer, beta_constraint),
+                           gamma=(gamma_initializer, gamma_regularizer, gamma_constraint),
+                           moving_mean=(moving_mean_initializer,),
+                           moving_variance=(moving_variance_initializer,))
         self.renorm = renorm
         self.renorm_clipping = renorm_clipping
         self.renorm_momentum = renorm_momentum
@@ -80,12 +83,7 @@ class BatchNormalization(Layer):
                 f"dimension of the inputs, got input shape {tuple(input_shape)}.")
         self._rank = rank
         shape = (int(input_shape[self.axis]),)
-        self.gamma = self.add_weight(
-            shape=shape, initializer=self.gamma_initializer, regularizer=self.gamma_regularizer,
-            constraint=self.gamma_constraint, name="gamma") if self.scale else None
-        self.beta = self.add_weight(
-            shape=shape, initializer=self.beta_initializer, regularizer=self.beta_regularizer,
-            constraint=self.beta_constraint, name="beta") if self.center else None
+        add_gamma_beta(self, shape, self.scale, self.center)
         self.moving_mean = self.add_weight(
             shape=shape, initializer=self.moving_mean_initializer, trainable=False,
             name="moving_mean")
@@ -133,14 +131,9 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
-            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": _serialize(self.beta_regularizer),
-            "gamma_regularizer": _serialize(self.gamma_regularizer),
-            "beta_constraint": _serialize(self.beta_constraint),
-            "gamma_constraint": _serialize(self.gamma_constraint),
+            **weight_options_config(self, "beta", "gamma", "moving_mean", "moving_variance",
+                                    kinds=("initializer",)),
+            **weight_options_config(self, "beta", "gamma", kinds=("regularizer", "constraint")),
             "synchronized": self.synchronized,
             "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping,
@@ -172,12 +165,8 @@ class LayerNormalization(Layer):
         self.center = center
         self.scale = scale
         self.rms_scaling = rms_scaling
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_weight_options(self, beta=(beta_initializer, beta_regularizer, beta_constraint),
+                           gamma=(gamma_initializer, gamma_regularizer, gamma_constraint))
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -189,14 +178,8 @@ class LayerNormalization(Layer):
                 f"dimensions of the inputs, got input shape {tuple(input_shape)}.")
         self.axis = axes
         shape = tuple(int(input_shape[a]) for a in axes)
-        self.gamma = self.add_weight(
-            shape=shape, initializer=self.gamma_initializer, regularizer=self.gamma_regularizer,
-            constraint=self.gamma_constraint, name="gamma") \
-            if self.scale or self.rms_scaling else None
-        self.beta = self.add_weight(
-            shape=shape, initializer=self.beta_initializer, regularizer=self.beta_regularizer,
-            constraint=self.beta_constraint, name="beta") \
-            if self.center and not self.rms_scaling else None
+        add_gamma_beta(self, shape, gamma=self.scale or self.rms_scaling,
+                       beta=self.center and not self.rms_scaling)
         self.built = True
 
     def call(self, inputs):
@@ -224,12 +207,7 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": _serialize(self.beta_regularizer),
-            "gamma_regularizer": _serialize(self.gamma_regularizer),
-            "beta_constraint": _serialize(self.beta_constraint),
-            "gamma_constraint": _serialize(self.gamma_constraint),
+            **weight_options_config(self, "beta", "gamma"),
         })
         return config
 

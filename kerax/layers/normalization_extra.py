@@ -3,10 +3,12 @@ lives in normalization.py)."""
 import jax
 import jax.numpy as jnp
 
-from kerax import constraints, initializers, regularizers
-from kerax.layers.wrapper import Wrapper
+from kerax import initializers
 from kerax.layers.layer import Layer
-from kerax.registry import register_builtin, serialize_keras_object
+from kerax.layers.normalization import add_gamma_beta
+from kerax.layers.weight_options import set_weight_options, weight_options_config
+from kerax.layers.wrapper import Wrapper
+from kerax.registry import register_builtin
 
 __all__ = ["GroupNormalization", "SpectralNormalization"]
 
@@ -35,12 +37,8 @@ class GroupNormalization(Layer):
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_weight_options(self, beta=(beta_initializer, beta_regularizer, beta_constraint),
+                           gamma=(gamma_initializer, gamma_regularizer, gamma_constraint))
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -66,14 +64,7 @@ class GroupNormalization(Layer):
                 f"Layer {self.name!r} (GroupNormalization): the number of channels ({dim}) "
                 f"must be a multiple of the number of groups ({self.groups}).")
         self._axis = self.axis % rank
-        self.gamma = self.add_weight(
-            shape=(dim,), name="gamma", initializer=self.gamma_initializer,
-            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint) \
-            if self.scale else None
-        self.beta = self.add_weight(
-            shape=(dim,), name="beta", initializer=self.beta_initializer,
-            regularizer=self.beta_regularizer, constraint=self.beta_constraint) \
-            if self.center else None
+        add_gamma_beta(self, (dim,), self.scale, self.center)
         self.built = True
 
     def call(self, inputs):
@@ -105,12 +96,7 @@ class GroupNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": serialize_keras_object(self.beta_regularizer),
-            "gamma_regularizer": serialize_keras_object(self.gamma_regularizer),
-            "beta_constraint": serialize_keras_object(self.beta_constraint),
-            "gamma_constraint": serialize_keras_object(self.gamma_constraint),
+            **weight_options_config(self, "beta", "gamma"),
         })
         return config
 

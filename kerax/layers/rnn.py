@@ -20,9 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import activations, constraints, initializers, regularizers
+from kerax import activations
 from kerax import random as _random
 from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.layers.wrapper import Wrapper
 from kerax.registry import (deserialize_keras_object, register_builtin,
                                                 serialize_keras_object)
@@ -78,20 +79,16 @@ class _Cell(Layer):
         self.units = _positive_int(units, where)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(
+            self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.dropout = _clip_rate(dropout, where, "dropout")
         self.recurrent_dropout = _clip_rate(recurrent_dropout, where, "recurrent_dropout")
         self.seed = seed
         self.seed_generator = _random.SeedGenerator(seed)
         self._rnn_masks = None  # dropout masks fixed for one sequence by RNN.call
+        self.state_size = self.units  # LSTMCell: [h, c]
 
     @property
     def output_size(self):
@@ -183,15 +180,7 @@ class _Cell(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_keras_object(self.kernel_regularizer),
-            "recurrent_regularizer": serialize_keras_object(self.recurrent_regularizer),
-            "bias_regularizer": serialize_keras_object(self.bias_regularizer),
-            "kernel_constraint": serialize_keras_object(self.kernel_constraint),
-            "recurrent_constraint": serialize_keras_object(self.recurrent_constraint),
-            "bias_constraint": serialize_keras_object(self.bias_constraint),
+            **weight_options_config(self, "kernel", "recurrent", "bias"),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
@@ -205,23 +194,8 @@ class _Cell(Layer):
 
 @register_builtin("keras.layers")
 class SimpleRNNCell(_Cell):
-    """`h_t = activation(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)`."""
-
-    def __init__(self, units, activation="tanh", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", kernel_regularizer=None,
-                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
-                 recurrent_dropout=0.0, seed=None, **kwargs):
-        super().__init__(
-            units, activation=activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint, dropout=dropout,
-            recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.state_size = self.units
+    """`h_t = activation(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)` (its
+    constructor is `_Cell`'s)."""
 
     @staticmethod
     def _recur_pure(spec, params, z, states, rdp):
@@ -313,7 +287,6 @@ class GRUCell(_Cell):
             recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = reset_after
-        self.state_size = self.units
 
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
@@ -432,11 +405,9 @@ class StackedRNNCells(Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        cells = [deserialize_keras_object(c, custom_objects=custom_objects,
-                                          module="keras.layers") for c in config.pop("cells")]
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name")
-        return cls(cells, **config)
+        config["cells"] = [deserialize_keras_object(c, custom_objects=custom_objects,
+                                                    module="keras.layers") for c in config["cells"]]
+        return super().from_config(config)
 
 
 def _call_cell(cell, inputs, states, training):
@@ -764,13 +735,10 @@ class RNN(Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name")
         if cls is RNN:
-            cell = deserialize_keras_object(config.pop("cell"), custom_objects=custom_objects,
-                                            module="keras.layers")
-            return cls(cell, **config)
-        return cls(**config)
+            config["cell"] = deserialize_keras_object(config["cell"], custom_objects=custom_objects,
+                                                      module="keras.layers")
+        return super().from_config(config)
 
 
 _CELL_PROPS = ("units", "activation", "recurrent_activation", "use_bias",
@@ -1049,14 +1017,12 @@ class Bidirectional(Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name")
         config["layer"] = deserialize_keras_object(
             config["layer"], custom_objects=custom_objects, module="keras.layers")
         if config.get("backward_layer") is not None:
             config["backward_layer"] = deserialize_keras_object(
                 config["backward_layer"], custom_objects=custom_objects, module="keras.layers")
-        return cls(**config)
+        return super().from_config(config)
 
 
 # ---- TimeDistributed and Masking -----------------------------------------------------------
