@@ -28,20 +28,40 @@ def _check_rate(rate, layer, arg="rate"):
     return float(rate)
 
 
+class _NoiseLayer(Layer):
+    """A layer that draws noise in training: its strength `arg` (a float in
+    [0, 1]), `seed` and a seed generator when the strength is positive; masks
+    pass through. `kind` names the layer in errors. The config holds
+    `_config_keys`."""
+
+    _config_keys = ("rate", "seed")
+
+    def __init__(self, kind, strength, seed, arg="rate", **kwargs):
+        super().__init__(**kwargs)
+        strength = _check_rate(strength, f"{kind} {self.name!r}", arg)
+        setattr(self, arg, strength)
+        self.seed = seed
+        if strength > 0:
+            self.seed_generator = _random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in self._config_keys})
+        return config
+
+
 @register_builtin("keras.layers")
-class Dropout(Layer):
+class Dropout(_NoiseLayer):
     """In training, zeroes each input with probability `rate` and scales the
     others by `1 / (1 - rate)`; `noise_shape` (None entries follow the input)
     shares one draw along axes of size 1."""
 
+    _config_keys = ("rate", "seed", "noise_shape")
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = _check_rate(rate, f"Dropout {self.name!r}")
+        super().__init__("Dropout", rate, seed, **kwargs)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
-        if self.rate > 0:
-            self.seed_generator = _random.SeedGenerator(seed)
-        self.supports_masking = True
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
@@ -58,23 +78,15 @@ class Dropout(Layer):
         return _random.dropout(inputs, self.rate, noise_shape=noise_shape,
                                seed=self.seed_generator)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape})
-        return config
-
 
 @register_builtin("keras.layers")
-class GaussianNoise(Layer):
+class GaussianNoise(_NoiseLayer):
     """In training, adds zero-mean Gaussian noise of standard deviation `stddev`."""
 
+    _config_keys = ("stddev", "seed")
+
     def __init__(self, stddev, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.stddev = _check_rate(stddev, f"GaussianNoise {self.name!r}", "stddev")
-        self.seed = seed
-        if self.stddev > 0:
-            self.seed_generator = _random.SeedGenerator(seed)
-        self.supports_masking = True
+        super().__init__("GaussianNoise", stddev, seed, arg="stddev", **kwargs)
 
     def call(self, inputs, training=False):
         if not training or self.stddev == 0:
@@ -82,24 +94,14 @@ class GaussianNoise(Layer):
         return inputs + _random.normal(inputs.shape, stddev=self.stddev, dtype=inputs.dtype,
                                        seed=self.seed_generator)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"stddev": self.stddev, "seed": self.seed})
-        return config
-
 
 @register_builtin("keras.layers")
-class GaussianDropout(Layer):
+class GaussianDropout(_NoiseLayer):
     """In training, multiplies by Gaussian noise of mean 1 and standard deviation
     `sqrt(rate / (1 - rate))`."""
 
     def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = _check_rate(rate, f"GaussianDropout {self.name!r}")
-        self.seed = seed
-        if self.rate > 0:
-            self.seed_generator = _random.SeedGenerator(seed)
-        self.supports_masking = True
+        super().__init__("GaussianDropout", rate, seed, **kwargs)
 
     def call(self, inputs, training=False):
         if not training or not 0 < self.rate < 1:
@@ -108,29 +110,21 @@ class GaussianDropout(Layer):
         return inputs * _random.normal(inputs.shape, mean=1.0, stddev=stddev,
                                        dtype=inputs.dtype, seed=self.seed_generator)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed})
-        return config
-
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 @register_builtin("keras.layers")
-class AlphaDropout(Layer):
+class AlphaDropout(_NoiseLayer):
     """Dropout for SELU networks: dropped inputs are set to SELU's negative
     saturation value and an affine correction keeps mean and variance."""
 
+    _config_keys = ("rate", "seed", "noise_shape")
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = _check_rate(rate, f"AlphaDropout {self.name!r}")
+        super().__init__("AlphaDropout", rate, seed, **kwargs)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
-        if self.rate > 0:
-            self.seed_generator = _random.SeedGenerator(seed)
-        self.supports_masking = True
 
     def call(self, inputs, training=False):
         if not training or not 0 < self.rate < 1:
@@ -145,11 +139,6 @@ class AlphaDropout(Layer):
         b = -a * alpha_p * self.rate
         x = jnp.where(kept, inputs, jnp.asarray(alpha_p, inputs.dtype))
         return (a * x + b).astype(inputs.dtype)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape})
-        return config
 
 
 @register_builtin("keras.layers")

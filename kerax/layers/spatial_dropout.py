@@ -42,9 +42,7 @@ class _SpatialDropout(Dropout):
     def from_config(cls, config):
         config = dict(config)
         config.pop("trainable", None)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name")
-        return cls(**config)
+        return super().from_config(config)
 
 
 @register_builtin("keras.layers")

@@ -37,6 +37,4 @@ class Wrapper(Layer):
         config = dict(config)
         config["layer"] = deserialize_keras_object(
             config["layer"], custom_objects=custom_objects, module="keras.layers")
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name")
-        return cls(**config)
+        return super().from_config(config)
