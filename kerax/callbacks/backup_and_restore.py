@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 
+from kerax.callbacks._save_freq import should_save_on_batch
 from kerax.callbacks.callback import Callback
 from kerax.utils.io_utils import atomic_write
 
@@ -158,19 +159,7 @@ class BackupAndRestore(Callback):
         if self._should_save_on_batch(batch):
             self._save(batch=batch + 1)
 
-    def _should_save_on_batch(self, batch):
-        if self.save_freq == "epoch":
-            return False
-        if batch <= self._last_batch_seen:  # a new epoch
-            add = batch + 1
-        else:
-            add = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+    _should_save_on_batch = should_save_on_batch
 
     def _save(self, batch):
         state = self._model_method("_backup_state")()

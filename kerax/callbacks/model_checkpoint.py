@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from kerax.callbacks._save_freq import should_save_on_batch
 from kerax.callbacks.monitor_callback import MonitorCallback, _to_float
 from kerax.utils import io_utils
 
@@ -90,19 +91,7 @@ class ModelCheckpoint(MonitorCallback):
         if self.save_freq == "epoch":
             self._save_model(epoch=epoch, batch=None, logs=logs)
 
-    def _should_save_on_batch(self, batch):
-        if self.save_freq == "epoch":
-            return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:
-            add = batch + 1  # a new epoch started
-        else:
-            add = batch - self._last_batch_seen  # steps_per_execution groups
-        self._batches_seen_since_last_saving += add
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+    _should_save_on_batch = should_save_on_batch
 
     def _should_save_model(self, epoch, logs, filepath):
         logs = logs or {}
