@@ -126,12 +126,12 @@ class AdamW(Adam):
                          epsilon=epsilon, amsgrad=amsgrad, **_base_kwargs(locals()))
 
 
-@register_builtin(_MODULE, aliases=("nadam",))
-class Nadam(Optimizer):
-    """Adam with Nesterov momentum and Dozat's momentum schedule, as Keras 3."""
+class _BetasEpsilon(Optimizer):
+    """Nadam and Adamax: Keras' `(beta_1=0.9, beta_2=0.999, epsilon=1e-7)`
+    constructor and the step `-lr * _scale_by(beta_1, beta_2, epsilon)(g)`."""
 
-    _slot_names = {"mu": "momentum", "nu": "velocity"}
     _config_keys = ("beta_1", "beta_2", "epsilon")
+    _scale_by = None  # a staticmethod of a kerax.optimizers.transforms factory
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -142,29 +142,25 @@ class Nadam(Optimizer):
         _keep(self, locals())
 
     def _transform(self, lr):
-        return optax.chain(transforms.keras_nadam(self.beta_1, self.beta_2, self.epsilon),
+        return optax.chain(self._scale_by(self.beta_1, self.beta_2, self.epsilon),
                            optax.scale(-lr))
 
 
+@register_builtin(_MODULE, aliases=("nadam",))
+class Nadam(_BetasEpsilon):
+    """Adam with Nesterov momentum and Dozat's momentum schedule, as Keras 3."""
+
+    _slot_names = {"mu": "momentum", "nu": "velocity"}
+    _scale_by = staticmethod(transforms.keras_nadam)
+
+
 @register_builtin(_MODULE, aliases=("adamax",))
-class Adamax(Optimizer):
+class Adamax(_BetasEpsilon):
     """Adam with the infinity norm: `lr * m / ((1 - b1^t) * (u + eps))`,
     `u = max(b2 * u, |g|)`."""
 
     _slot_names = {"mu": "momentum", "nu": "norm"}
-    _config_keys = ("beta_1", "beta_2", "epsilon")
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None,
-                 **kwargs):
-        super().__init__(learning_rate=learning_rate, **_base_kwargs(locals()))
-        _keep(self, locals())
-
-    def _transform(self, lr):
-        return optax.chain(transforms.keras_adamax(self.beta_1, self.beta_2, self.epsilon),
-                           optax.scale(-lr))
+    _scale_by = staticmethod(transforms.keras_adamax)
 
 
 @register_builtin(_MODULE, aliases=("adagrad",))
