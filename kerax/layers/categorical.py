@@ -49,6 +49,16 @@ def _check_mode(mode, where, modes=_MODES):
     return mode
 
 
+def _check_positive(value, where, arg):
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{where}: `{arg}` must be a positive integer, got {value!r}.")
+
+
+def _check_dense(sparse, where):
+    if sparse:
+        raise ValueError(f"{where}: `sparse=True` is not supported.")
+
+
 # ---- Discretization ---------------------------------------------------------------
 def _summary(values, epsilon):
     """Sorted values every `max(n * epsilon, 1)` positions, with their weights."""
@@ -86,10 +96,8 @@ class Discretization(Layer):
         if (bin_boundaries is None) == (num_bins is None):
             raise ValueError(f"{where}: give exactly one of `bin_boundaries` and `num_bins`, "
                              f"got bin_boundaries={bin_boundaries!r}, num_bins={num_bins!r}.")
-        if num_bins is not None and (not isinstance(num_bins, (int, np.integer))
-                                     or num_bins < 1):
-            raise ValueError(f"{where}: `num_bins` must be a positive integer, got "
-                             f"{num_bins!r}.")
+        if num_bins is not None:
+            _check_positive(num_bins, where, "num_bins")
         self.output_mode = _check_mode(output_mode, where)
         self.input_bin_boundaries = bin_boundaries
         self.bin_boundaries = None if bin_boundaries is None else \
@@ -140,11 +148,8 @@ class CategoryEncoding(Layer):
         if output_mode == "binary":
             output_mode = "multi_hot"
         _check_mode(output_mode, where, ("one_hot", "multi_hot", "count"))
-        if not isinstance(num_tokens, (int, np.integer)) or num_tokens < 1:
-            raise ValueError(f"{where}: `num_tokens` must be a positive integer, got "
-                             f"{num_tokens!r}.")
-        if sparse:
-            raise ValueError(f"{where}: `sparse=True` is not supported.")
+        _check_positive(num_tokens, where, "num_tokens")
+        _check_dense(sparse, where)
         self.num_tokens = int(num_tokens)
         self.output_mode = output_mode
         self.sparse = sparse
@@ -217,11 +222,8 @@ class HashedCrossing(Layer):
         super().__init__(name=name, dtype=dtype, **kwargs)
         where = f"HashedCrossing {self.name!r}"
         _check_mode(output_mode, where, ("int", "one_hot"))
-        if not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
-            raise ValueError(f"{where}: `num_bins` must be a positive integer, got "
-                             f"{num_bins!r}.")
-        if sparse:
-            raise ValueError(f"{where}: `sparse=True` is not supported.")
+        _check_positive(num_bins, where, "num_bins")
+        _check_dense(sparse, where)
         self.num_bins = int(num_bins)
         self.output_mode = output_mode
         self.sparse = sparse
@@ -302,8 +304,7 @@ class IntegerLookup(Layer):
         if oov_method != "floormod":
             raise ValueError(f"{where}: only oov_method='floormod' is supported for integer "
                              f"tokens, got {oov_method!r}.")
-        if sparse:
-            raise ValueError(f"{where}: `sparse=True` is not supported.")
+        _check_dense(sparse, where)
         if output_mode == "tf_idf" and idf_weights is None and vocabulary is not None:
             raise ValueError(f"{where}: output_mode='tf_idf' needs `idf_weights` with "
                              "`vocabulary`.")

@@ -656,6 +656,4 @@ class FlaxLayer(JaxLayer):
         method = config.get("method")
         if isinstance(method, dict):
             config["method"] = deserialize_keras_object(method)
-        if "dtype" in config and isinstance(config["dtype"], dict):
-            config["dtype"] = config["dtype"].get("config", {}).get("name")
-        return cls(**config)
+        return super(JaxLayer, cls).from_config(config)  # Layer's: no call_fn here
