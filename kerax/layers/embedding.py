@@ -2,9 +2,9 @@
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import constraints, initializers, regularizers
 from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin, serialize_keras_object
 
 __all__ = ["Embedding"]
@@ -35,9 +35,8 @@ class Embedding(LoraMixin, Layer):
             raise NotImplementedError(f"Embedding {self.name!r}: quantization is not supported.")
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
-        self.embeddings_initializer = initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        set_weight_options(self, embeddings=(embeddings_initializer, embeddings_regularizer,
+                                             embeddings_constraint))
         self.mask_zero = mask_zero
         self.supports_masking = mask_zero
         self._init_lora(lora_rank, lora_alpha)
@@ -76,10 +75,9 @@ class Embedding(LoraMixin, Layer):
         config.update({
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            "embeddings_regularizer": serialize_keras_object(self.embeddings_regularizer),
+            **weight_options_config(self, "embeddings", kinds=("initializer", "regularizer")),
             "activity_regularizer": serialize_keras_object(self.activity_regularizer),
-            "embeddings_constraint": serialize_keras_object(self.embeddings_constraint),
+            **weight_options_config(self, "embeddings", kinds=("constraint",)),
             "mask_zero": self.mask_zero,
             "quantization_config": None,
         })
