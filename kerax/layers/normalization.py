@@ -27,6 +27,15 @@ def _moments(x, axes, mask=None):
     return mean, var
 
 
+def _axis_arg(axis, where):
+    """An int, or a list or tuple of ints (kept as a list)."""
+    if isinstance(axis, (list, tuple)):
+        return list(axis)
+    if not isinstance(axis, int):
+        raise TypeError(f"{where}: `axis` must be an int or a list of ints, got {axis!r}.")
+    return axis
+
+
 def add_gamma_beta(layer, shape, gamma=True, beta=True):
     """A normalization layer's scale `layer.gamma`, then offset `layer.beta` (None
     where off), made with its `gamma_*` / `beta_*` options."""
@@ -154,13 +163,7 @@ class LayerNormalization(Layer):
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
                  rms_scaling=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, (list, tuple)):
-            axis = list(axis)
-        elif not isinstance(axis, int):
-            raise TypeError(
-                f"LayerNormalization {self.name!r}: `axis` must be an int or a list of "
-                f"ints, got {axis!r}.")
-        self.axis = axis
+        self.axis = _axis_arg(axis, f"LayerNormalization {self.name!r}")
         self.epsilon = float(epsilon)
         self.center = center
         self.scale = scale
@@ -218,13 +221,7 @@ class UnitNormalization(Layer):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, (list, tuple)):
-            axis = list(axis)
-        elif not isinstance(axis, int):
-            raise TypeError(
-                f"UnitNormalization {self.name!r}: `axis` must be an int or a list of "
-                f"ints, got {axis!r}.")
-        self.axis = axis
+        self.axis = _axis_arg(axis, f"UnitNormalization {self.name!r}")
         self.supports_masking = True
 
     def call(self, inputs):
