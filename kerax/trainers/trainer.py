@@ -425,21 +425,27 @@ class Trainer:
         callbacks.on_train_end(epoch_logs)
         return self.history
 
-    def _build_for(self, data):
-        """Build the model (abstractly, with jax.eval_shape) and the optimizer's
-        slots before the step is traced, so neither happens inside the trace."""
-        x, _, _ = da.unpack_x_y_sample_weight(data.first_batch())
-        if not all(l.built for l in self._flatten_layers()):
-            spec = jax.tree_util.tree_map(
-                lambda a: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype
-                                               if not hasattr(a, "dtype") else a.dtype), x)
+    def _build_for(self, data, optimizer=True):
+        """Build the model, the compiled loss and metrics (abstractly, with
+        jax.eval_shape) and the optimizer's slots before the step is traced,
+        so no variable is created inside the trace (which would trace it again)."""
+        x, y, _ = da.unpack_x_y_sample_weight(data.first_batch())
+        loss, metrics = getattr(self, "_loss", None), getattr(self, "_compile_metrics", None)
+        pending = [c for c in (loss, metrics) if c is not None and not c.built and y is not None]
+        if pending or not all(layer.built for layer in self._flatten_layers()):
+            def spec(a):
+                dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
+                return jax.ShapeDtypeStruct(np.shape(a), dtype)
 
-            def forward(xs):
+            def forward(xs, ys):
                 with StateScope():
-                    return self(xs, training=False)
+                    y_pred = self(xs, training=False)
+                    for c in pending:
+                        c.build(ys, y_pred)
 
-            jax.eval_shape(forward, spec)
-        opt = getattr(self, "optimizer", None)
+            jax.eval_shape(forward, jax.tree_util.tree_map(spec, x),
+                           None if y is None else jax.tree_util.tree_map(spec, y))
+        opt = getattr(self, "optimizer", None) if optimizer else None
         if opt is not None and not opt.built and self.trainable_variables:
             opt.build(self.trainable_variables)
 
@@ -516,6 +522,7 @@ class Trainer:
         verbose = 1 if verbose == "auto" else int(verbose)
         data = da.make_data(x, y, sample_weight, batch_size, False, steps)
         self._check_first_batch(data)
+        self._build_for(data, optimizer=False)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=data.steps)
         logs = self._evaluate_data(data, cbs, steps)
