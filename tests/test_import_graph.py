@@ -14,7 +14,7 @@ LEVELS = [
     ("kerax.core", 0),
     ("kerax.config", 1), ("kerax.variables", 1), ("kerax.transforms", 1),
     ("kerax.registry", 1), ("kerax.version", 1),
-    ("kerax.utils", 2),  # small helpers: io_utils, progbar, PyDataset, set_random_seed
+    ("kerax.io", 2),  # low-level helpers: io_utils (atomic_write, print_msg), progbar, PyDataset
     ("kerax.ops", 2), ("kerax.random", 2), ("kerax.dtype_policies", 2),
     ("kerax.initializers", 2), ("kerax.activations", 2), ("kerax.regularizers", 2),
     ("kerax.constraints", 2),
@@ -24,6 +24,7 @@ LEVELS = [
     ("kerax.callbacks", 6), ("kerax.trainers", 6),
     ("kerax.models", 7),
     ("kerax", 8),  # the public facades: kerax, kerax.backend, kerax.utils, kerax.mixed_precision, demo
+    ("kerax.utils", 8),  # keras.utils: re-exports from every level (kerax.io, registry, backend, ...)
 ]
 
 

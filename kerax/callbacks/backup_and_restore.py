@@ -8,7 +8,7 @@ import numpy as np
 
 from kerax.callbacks._save_freq import should_save_on_batch
 from kerax.callbacks.callback import Callback
-from kerax.utils.io_utils import atomic_write
+from kerax.io.io_utils import atomic_write
 
 __all__ = ["BackupAndRestore"]
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from kerax.callbacks.callback import Callback
-from kerax.utils.io_utils import atomic_write
+from kerax.io.io_utils import atomic_write
 
 __all__ = ["CSVLogger"]
 

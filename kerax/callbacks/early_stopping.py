@@ -2,7 +2,7 @@
 import warnings
 
 from kerax.callbacks.monitor_callback import MonitorCallback, _to_float
-from kerax.utils import io_utils
+from kerax.io import io_utils
 
 __all__ = ["EarlyStopping"]
 

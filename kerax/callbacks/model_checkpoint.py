@@ -7,7 +7,7 @@ import numpy as np
 
 from kerax.callbacks._save_freq import should_save_on_batch
 from kerax.callbacks.monitor_callback import MonitorCallback, _to_float
-from kerax.utils import io_utils
+from kerax.io import io_utils
 
 __all__ = ["ModelCheckpoint"]
 

@@ -1,7 +1,7 @@
 """`ProgbarLogger`: the progress output of `fit`, `evaluate` and `predict`."""
 from kerax.callbacks.callback import Callback
-from kerax.utils import io_utils
-from kerax.utils.progbar import Progbar
+from kerax.io import io_utils
+from kerax.io.progbar import Progbar
 
 __all__ = ["ProgbarLogger"]
 

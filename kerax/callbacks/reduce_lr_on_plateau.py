@@ -5,7 +5,7 @@ import numpy as np
 
 from kerax.callbacks import _lr
 from kerax.callbacks.monitor_callback import MonitorCallback, _to_float
-from kerax.utils import io_utils
+from kerax.io import io_utils
 
 __all__ = ["ReduceLROnPlateau"]
 

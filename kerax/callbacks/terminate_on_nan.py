@@ -2,7 +2,7 @@
 import numpy as np
 
 from kerax.callbacks.callback import Callback
-from kerax.utils import io_utils
+from kerax.io import io_utils
 
 __all__ = ["TerminateOnNaN"]
 

@@ -19,7 +19,7 @@ import zipfile
 import numpy as np
 
 from kerax.layers.layer import KerasTensor, Layer, _is_shape
-from kerax.utils.io_utils import atomic_write
+from kerax.io.io_utils import atomic_write
 
 __all__ = ["export_model", "load", "ExportedModel"]
 

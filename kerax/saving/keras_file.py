@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-from kerax.utils.io_utils import atomic_write
+from kerax.io.io_utils import atomic_write
 from kerax.version import __version__
 
 __all__ = ["write_keras_file", "read_keras_file", "check_save_target", "check_load_path",

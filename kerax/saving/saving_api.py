@@ -16,7 +16,7 @@ from kerax.layers.lambda_serialization import SafeModeScope
 from kerax.layers.layer import Layer
 from kerax.registry import CustomObjectScope, deserialize_keras_object
 from kerax.saving import keras_file, weights_store
-from kerax.utils.io_utils import atomic_write
+from kerax.io.io_utils import atomic_write
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
