@@ -1,5 +1,7 @@
 """`Model`: a Layer with training (compile/fit), summary and, when built from
 `inputs`/`outputs`, a functional graph (`Functional`)."""
+import json
+
 import jax
 
 from kerax.export import export_model
@@ -10,7 +12,7 @@ from kerax.models.functional_config import (functional_config, functional_from_c
                                             serialize_model_config)
 from kerax.models.summary import print_summary
 from kerax.registry import register_builtin
-from kerax.saving import saving_api
+from kerax.saving import keras_file, saving_api
 from kerax.trainers.trainer import Trainer
 
 __all__ = ["Model", "Functional"]
@@ -159,6 +161,19 @@ class Model(Trainer, Layer):
     def _saving_config(self):
         """The model's entry in a `.keras` file's config.json (Keras 3's spelling)."""
         return serialize_model_config(self)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string: the config a `.keras`
+        file stores, without weights. `kwargs` go to `json.dumps`.
+        `kerax.models.model_from_json` (or Keras') rebuilds the model.
+
+        >>> import kerax
+        >>> model = kerax.Sequential([kerax.Input((3,)), kerax.layers.Dense(5)])
+        >>> import json; json.loads(model.to_json())["class_name"]
+        'Sequential'
+        """
+        text = keras_file.to_json(self._saving_config())  # numpy values become JSON ones
+        return json.dumps(json.loads(text), **kwargs) if kwargs else text
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Save as a Keras 3 `.keras` file (see `kerax.saving.save_model`)."""
