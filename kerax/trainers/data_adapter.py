@@ -157,12 +157,16 @@ class ArrayData:
         if not 0 < validation_split < 1:
             raise ValueError(
                 f"`validation_split` must be in (0, 1), got {validation_split}.")
-        n_val = int(math.floor(self.num_samples * validation_split))
-        n_train = self.num_samples - n_val
-        if n_val == 0 or n_train == 0:
+        # Keras 3 splits at floor(n * (1 - split)), so the validation part rounds
+        # up: n=10, split=0.25 trains on 7 samples and validates on 3
+        n_train = int(math.floor(self.num_samples * (1.0 - validation_split)))
+        n_val = self.num_samples - n_train
+        if n_train == 0 or n_val == 0:
             raise ValueError(
-                f"validation_split={validation_split} leaves no samples for "
-                f"{'validation' if n_val == 0 else 'training'} ({self.num_samples} samples).")
+                f"Training data contains {self.num_samples} samples, which is not "
+                "sufficient to split it into a validation and training set as specified "
+                f"by `validation_split={validation_split}`. Either provide more data, or a "
+                "different value for the `validation_split` argument.")
         head = jax.tree_util.tree_map(lambda a: a[:n_train], self.data)
         tail = jax.tree_util.tree_map(lambda a: a[n_train:], self.data)
         return head, tail

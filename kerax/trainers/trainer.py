@@ -1,7 +1,11 @@
 """compile / fit / evaluate / predict (Keras 3's Trainer), on optax and XLA.
 
 `train_step`, `test_step`, `predict_step`, `compute_loss` and `compute_metrics`
-are overridable in the stateful Keras style; fit compiles whatever they do into
+are overridable in the stateful Keras style; `train_step`/`test_step`/
+`predict_step` also in the stateless style of Keras' JAX backend
+(`step(self, state, data) -> (logs, new_state)`), chosen by the override's
+signature: such a step reads the Variables' values into `state` and assigns the
+returned state back, so it runs as a stateful step. fit compiles whatever they do into
 one XLA program per input signature that runs `steps_per_execution` steps with
 `lax.scan` (see engine.py). In-memory arrays go to the device once per fit and
 every epoch's shuffled batches are gathered inside the program; the host reads
@@ -21,7 +25,7 @@ from kerax import losses as losses_mod
 from kerax import metrics as metrics_mod
 from kerax import optimizers
 from kerax.callbacks import CallbackList
-from kerax.core.scope import StateScope
+from kerax.core.scope import StateScope, pure
 from kerax.layers.layer import Layer
 from kerax.random import global_seed_generator
 from kerax.registry import deserialize_keras_object
@@ -274,7 +278,31 @@ class Trainer:
         self._compile_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
-    def train_step(self, data):
+    def stateless_compute_loss(self, trainable_variables, non_trainable_variables,
+                               metrics_variables, x=None, y=None, y_pred=None,
+                               sample_weight=None, training=True):
+        """`compute_loss` as a pure function of the given variable values (Keras
+        3): returns `(loss, (trainable_variables, non_trainable_variables,
+        metrics_variables))`, the last two with whatever `compute_loss` assigned."""
+        groups = [list(self.trainable_variables), list(self.non_trainable_variables),
+                  list(self.metrics_variables)]
+        values = (trainable_variables, non_trainable_variables, metrics_variables)
+        _check_state(groups, values, ("trainable_variables", "non_trainable_variables",
+                                      "metrics_variables"), "stateless_compute_loss")
+        loss, new = pure(
+            lambda: _call_accepting(self.compute_loss, x, y, y_pred, sample_weight,
+                                    training=training),
+            [v for g in groups for v in g])([a for vals in values for a in vals])
+        _, ntv, mv = _split(new, groups)
+        return loss, (trainable_variables, ntv, mv)
+
+    def train_step(self, *args):
+        """`train_step(data)` (stateful) or `train_step(state, data) -> (logs,
+        state)` (Keras' JAX form, for `super().train_step(state, data)` from a
+        stateless override)."""
+        if len(args) == 2:
+            return self._stateless_default("train", *args)
+        (data,) = args
         x, y, sample_weight = da.unpack_x_y_sample_weight(data)
         trainable = self.trainable_variables
 
@@ -291,24 +319,85 @@ class Trainer:
         self._trainer_state.loss_tracker.update_state(loss, sample_weight=_batch_size_of(x))
         return _call_accepting(self.compute_metrics, x, y, y_pred, sample_weight)
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        """`test_step(data)` or `test_step(state, data) -> (logs, state)`."""
+        if len(args) == 2:
+            return self._stateless_default("test", *args)
+        (data,) = args
         x, y, sample_weight = da.unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
         loss = _call_accepting(self.compute_loss, x, y, y_pred, sample_weight, training=False)
         self._trainer_state.loss_tracker.update_state(loss, sample_weight=_batch_size_of(x))
         return _call_accepting(self.compute_metrics, x, y, y_pred, sample_weight)
 
-    def predict_step(self, data):
+    def predict_step(self, *args):
+        """`predict_step(data)` or `predict_step(state, data) -> (outputs,
+        non_trainable_variables)`."""
+        if len(args) == 2:
+            return self._stateless_default("predict", *args)
+        (data,) = args
         x, _, _ = da.unpack_x_y_sample_weight(data)
         return self(x, training=False)
+
+    # ---- the stateless (Keras JAX) step form ---------------------------------------
+    def _state_groups(self, mode):
+        """The Variables behind a stateless step's `state`, in Keras' order:
+        (trainable, non-trainable[, optimizer][, metrics])."""
+        groups = [list(self.trainable_variables), list(self.non_trainable_variables)]
+        if mode == "train":
+            groups.append(list(self.optimizer.variables))
+        if mode != "predict":
+            groups.append(list(self.metrics_variables))
+        return groups
+
+    def _stateless_default(self, mode, state, data):
+        """The built-in stateful step run as a pure function of `state`."""
+        groups = self._state_groups(mode)
+        _check_state(groups, state, _STATE_NAMES[mode], f"{mode}_step")
+        stateful = getattr(Trainer, f"{mode}_step")
+        out, new = pure(lambda d: stateful(self, d), [v for g in groups for v in g])(
+            [a for vals in state for a in vals], data)
+        new = _split(new, groups)
+        return (out, new[1]) if mode == "predict" else (out, tuple(new))
+
+    def _run_stateless_step(self, mode, data):
+        """A `step(state, data)` override as a stateful step: the Variables'
+        current (in fit: traced) values go in as `state`; the returned state is
+        assigned back (values returned unchanged are not)."""
+        groups = self._state_groups(mode)
+        state = tuple([v.value for v in g] for g in groups)
+        out, new_state = getattr(self, f"{mode}_step")(state, data)
+        if mode == "predict":  # Keras: (outputs, non_trainable_variables)
+            new_state = (state[0], new_state)
+        names = _STATE_NAMES[mode]
+        what = f"{type(self).__name__}.{mode}_step"
+        if not isinstance(new_state, (tuple, list)) or len(new_state) != len(groups):
+            raise ValueError(
+                f"{what}(state, data) must return (logs, state) with state = "
+                f"({', '.join(names)}); got a state of "
+                f"{type(new_state).__name__} "
+                f"{'' if not isinstance(new_state, (tuple, list)) else len(new_state)}.")
+        _check_state(groups, new_state, names, what + " returned a state whose")
+        for variables, old, new in zip(groups, state, new_state):
+            for var, a, b in zip(variables, old, new):
+                if b is not a:
+                    var.assign(b)
+        return out
+
+    def _step_fn(self, mode):
+        method = getattr(self, f"{mode}_step")
+        if getattr(type(self), f"{mode}_step") is getattr(Trainer, f"{mode}_step") or \
+                not _is_stateless_step(method):
+            return method
+        return lambda data: self._run_stateless_step(mode, data)
 
     # ---- engines -----------------------------------------------------------------------
     def _engine(self, mode):
         engines = self._trainer_state.engines
         if mode not in engines:
-            fn = {"train": lambda d: self.train_step(d), "test": lambda d: self.test_step(d),
-                  "predict": lambda d: self.predict_step(d)}[mode]
-            engines[mode] = StepEngine(fn, collect_outputs=(mode == "predict"), name=mode)
+            step = self._step_fn(mode)
+            engines[mode] = StepEngine(lambda d: step(d), collect_outputs=(mode == "predict"),
+                                       name=mode)
         return engines[mode]
 
     def _steps_per_execution(self):
@@ -596,6 +685,41 @@ class Trainer:
         self._ensure_trainer_state()
         out = self._one_batch("predict", (x,))
         return jax.tree_util.tree_map(lambda a: np.asarray(a)[0], out)
+
+
+_STATE_NAMES = {
+    "train": ("trainable_variables", "non_trainable_variables", "optimizer_variables",
+              "metrics_variables"),
+    "test": ("trainable_variables", "non_trainable_variables", "metrics_variables"),
+    "predict": ("trainable_variables", "non_trainable_variables"),
+}
+
+
+def _is_stateless_step(method):
+    """Whether a train/test/predict_step override takes Keras' JAX form
+    `(state, data)`: a parameter named `state`, or two positional ones."""
+    P = inspect.Parameter
+    params = [p for p in inspect.signature(method).parameters.values()
+              if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    return any(p.name == "state" for p in params) or \
+        len([p for p in params if p.default is P.empty]) >= 2
+
+
+def _check_state(groups, values, names, what):
+    for variables, vals, name in zip(groups, values, names):
+        n = len(vals) if isinstance(vals, (list, tuple)) else None
+        if n != len(variables):
+            raise ValueError(
+                f"{what} `{name}` holds {n} values; expected {len(variables)} (one per "
+                f"variable of model.{name}, in that order).")
+
+
+def _split(flat, groups):
+    out, i = [], 0
+    for g in groups:
+        out.append(list(flat[i:i + len(g)]))
+        i += len(g)
+    return out
 
 
 def _validate_names(loss, metrics, weighted_metrics):
