@@ -13,7 +13,7 @@ ROOT = pathlib.Path(kerax.__file__).parent
 LEVELS = [
     ("kerax.core", 0),
     ("kerax.config", 1), ("kerax.variables", 1), ("kerax.transforms", 1),
-    ("kerax.registry", 1), ("kerax.version", 1),
+    ("kerax.registry", 1), ("kerax.version", 1), ("kerax.tree", 1),
     ("kerax.io", 2),  # low-level helpers: io_utils (atomic_write, print_msg), progbar, PyDataset
     ("kerax.ops", 2), ("kerax.random", 2), ("kerax.dtype_policies", 2),
     ("kerax.initializers", 2), ("kerax.activations", 2), ("kerax.regularizers", 2),
