@@ -153,9 +153,6 @@ class PReLU(Layer):
 class ELU(Layer):
     """`x` for `x > 0`, else `alpha * (exp(x) - 1)`.
 
-    Unlike Keras 3 (whose config drops it, so a saved `alpha` reloads as 1.0),
-    the config holds `alpha`; Keras reads such a config correctly.
-
     >>> import numpy as np
     >>> round(float(ELU(alpha=2.0)(np.array([-1.0]))[0]), 4)
     -1.2642
