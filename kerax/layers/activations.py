@@ -188,8 +188,8 @@ class Softmax(Layer):
 
     >>> import numpy as np
     >>> out = Softmax()(np.array([[1.0, 2.0, 3.0]]), mask=np.array([[True, True, False]]))
-    >>> np.round(np.asarray(out), 4).tolist()
-    [[0.2689, 0.7311, 0.0]]
+    >>> [round(float(v), 4) for v in out[0]]
+    [0.2689, 0.7311, 0.0]
     """
 
     def __init__(self, axis=-1, **kwargs):
