@@ -9,7 +9,8 @@ under "mixed_float16").
 from kerax.dtype_policies import (DTypePolicy, autocast_dtype, autocast_scope,  # noqa: F401
                                   dtype_policy, global_policy, set_dtype_policy,
                                   set_global_policy)
+from kerax.dtype_policies import DTypePolicy as Policy  # noqa: F401  Keras' alias
 from kerax.optimizers.loss_scale_optimizer import LossScaleOptimizer  # noqa: F401
 
-__all__ = ["DTypePolicy", "set_global_policy", "global_policy", "dtype_policy",
+__all__ = ["DTypePolicy", "Policy", "set_global_policy", "global_policy", "dtype_policy",
            "set_dtype_policy", "LossScaleOptimizer", "autocast_dtype"]

@@ -12,10 +12,11 @@ ROOT = pathlib.Path(kerax.__file__).parent
 # Longest matching prefix wins; a module may import only from levels <= its own.
 LEVELS = [
     ("kerax.core", 0),
-    ("kerax.config", 1), ("kerax.variables", 1), ("kerax.transforms", 1),
+    ("kerax.variables", 1), ("kerax.transforms", 1),
     ("kerax.registry", 1), ("kerax.version", 1), ("kerax.tree", 1),
     ("kerax.io", 2),  # low-level helpers: io_utils (atomic_write, print_msg), progbar, PyDataset
     ("kerax.ops", 2), ("kerax.random", 2), ("kerax.dtype_policies", 2),
+    ("kerax.config", 2),  # facade over core.config and the dtype policy
     ("kerax.initializers", 2), ("kerax.activations", 2), ("kerax.regularizers", 2),
     ("kerax.constraints", 2),
     ("kerax.losses", 3), ("kerax.metrics", 3), ("kerax.optimizers", 3),

@@ -75,3 +75,76 @@ def dtype_promotion(mode):
 
 def backend():
     return "jax"
+
+
+# ---- switches (Keras 3's keras.config) ---------------------------------------------
+_SWITCHES = {"unsafe_deserialization": False, "interactive_logging": True,
+             "flash_attention": None, "max_epochs": None, "max_steps_per_epoch": None}
+
+
+def enable_unsafe_deserialization():
+    """Allow Lambda bytecode to be loaded where no `safe_mode` is given
+    (`deserialize_function(config)` outside any `SafeModeScope`). Unlike
+    Keras, it never overrides an explicit `safe_mode=True` (load_model's
+    default): pass `safe_mode=False` to that call."""
+    _SWITCHES["unsafe_deserialization"] = True
+
+
+def unsafe_deserialization_enabled():
+    return _SWITCHES["unsafe_deserialization"]
+
+
+def enable_interactive_logging():
+    """Log to stdout (progress bars, summaries): the default."""
+    _SWITCHES["interactive_logging"] = True
+
+
+def disable_interactive_logging():
+    """Send kerax's messages to Python's `logging` instead of stdout."""
+    _SWITCHES["interactive_logging"] = False
+
+
+def is_interactive_logging_enabled():
+    return _SWITCHES["interactive_logging"]
+
+
+def enable_flash_attention():
+    """Let attention use flash attention where the platform supports it (the
+    default "auto", as in Keras: `is_flash_attention_enabled()` is None)."""
+    _SWITCHES["flash_attention"] = None
+
+
+def disable_flash_attention():
+    _SWITCHES["flash_attention"] = False
+
+
+def is_flash_attention_enabled():
+    """False if disabled, else None ("auto"), as Keras returns."""
+    return _SWITCHES["flash_attention"]
+
+
+def _positive_or_none(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"set_{name}: expected a positive int or None, got {value!r}.")
+    return value
+
+
+def max_epochs():
+    """The cap on `fit`'s `epochs` (None: no cap)."""
+    return _SWITCHES["max_epochs"]
+
+
+def set_max_epochs(max_epochs):
+    """Cap the number of epochs of every `fit` (None removes the cap)."""
+    _SWITCHES["max_epochs"] = _positive_or_none("max_epochs", max_epochs)
+
+
+def max_steps_per_epoch():
+    """The cap on the steps of each epoch (None: no cap)."""
+    return _SWITCHES["max_steps_per_epoch"]
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """Cap the steps of each epoch of `fit`/`evaluate`/`predict` (None removes it)."""
+    _SWITCHES["max_steps_per_epoch"] = _positive_or_none("max_steps_per_epoch",
+                                                         max_steps_per_epoch)
