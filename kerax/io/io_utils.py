@@ -1,11 +1,37 @@
 """Small I/O helpers: the atomic file writer every kerax file write goes
-through, and the message printer the callbacks and the progress bar use."""
+through, and the message printer the callbacks and the progress bar use
+(to stdout, or to the `logging` logger "kerax" when interactive logging is off)."""
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 
-__all__ = ["atomic_write", "print_msg"]
+__all__ = ["atomic_write", "print_msg", "enable_interactive_logging",
+           "disable_interactive_logging", "is_interactive_logging_enabled"]
+
+_interactive = [True]
+_logger = logging.getLogger("kerax")
+
+
+def enable_interactive_logging():
+    """Send kerax's messages (progress bars, callbacks) to stdout (the default)."""
+    _interactive[0] = True
+
+
+def disable_interactive_logging():
+    """Send kerax's messages to the `logging` logger "kerax" (INFO) instead of
+    stdout, e.g. for jobs on a server."""
+    _interactive[0] = False
+
+
+def is_interactive_logging_enabled():
+    """True when messages go to stdout (see `disable_interactive_logging`).
+
+    >>> is_interactive_logging_enabled()
+    True
+    """
+    return _interactive[0]
 
 _WRITE_MODES = ("w", "wb", "wt", "w+", "wb+", "w+b", "wt+", "w+t")
 _default_file_mode = None
@@ -122,7 +148,12 @@ def atomic_write(path, mode="wb", encoding=None, newline=None):
 
 def print_msg(message, line_break=True):
     """Print `message` to the current `sys.stdout` (read at call time, so
-    redirection and capture work) and flush."""
+    redirection and capture work) and flush; with interactive logging off,
+    log it at INFO level instead."""
+    message = str(message)
+    if not _interactive[0]:
+        _logger.info(message)
+        return
     out = sys.stdout
     if out is None:
         return
