@@ -19,3 +19,85 @@ from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
 from kerax.models import Model, Sequential  # noqa: F401
 from kerax.losses import Loss  # noqa: F401
 from kerax.metrics import Metric  # noqa: F401
+from kerax import tree, dtype_policies  # noqa: F401,E402
+from kerax.dtype_policies import DTypePolicy, FloatDTypePolicy  # noqa: F401,E402
+from kerax.initializers import Initializer  # noqa: F401,E402
+from kerax.regularizers import Regularizer  # noqa: F401,E402
+from kerax.optimizers import Optimizer  # noqa: F401,E402
+from kerax.core.scope import StatelessScope  # noqa: F401,E402
+import contextlib as _contextlib  # noqa: E402
+
+import jax as _jax  # noqa: E402
+
+
+@_contextlib.contextmanager
+def device(device_name):
+    """`with kerax.device("cpu:0"):` places new arrays on that device
+    ("cpu", "gpu", "tpu", optionally ":index"), via `jax.default_device`."""
+    kind, _, index = str(device_name).lower().partition(":")
+    try:
+        dev = _jax.devices(kind)[int(index or 0)]
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise ValueError(f"device: no JAX device {device_name!r} ({e}).") from e
+    with _jax.default_device(dev):
+        yield
+
+
+def remat(f):
+    """Rematerialize `f`'s activations in the backward pass (`jax.checkpoint`),
+    as Keras' `keras.remat` on JAX."""
+    return _jax.checkpoint(f)
+
+
+class InputSpec:
+    """Keras' `InputSpec` (dtype, shape, ndim, max_ndim, min_ndim, axes,
+    allow_last_axis_squeeze, name, optional). kerax layers do not check their
+    inputs against `layer.input_spec`: it is kept and serialized only."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
+                 axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
+        self.dtype = dtype
+        self.shape = None if shape is None else tuple(shape)
+        self.ndim = len(self.shape) if self.shape is not None else ndim
+        self.max_ndim, self.min_ndim = max_ndim, min_ndim
+        self.name, self.optional = name, optional
+        self.allow_last_axis_squeeze = allow_last_axis_squeeze
+        self.axes = {int(k): v for k, v in (axes or {}).items()}
+        if self.axes and self.ndim is None and self.min_ndim is None:
+            raise ValueError("InputSpec: axes cannot be passed without ndim or min_ndim.")
+
+    def get_config(self):
+        return {"dtype": self.dtype, "shape": self.shape, "ndim": self.ndim,
+                "max_ndim": self.max_ndim, "min_ndim": self.min_ndim, "axes": self.axes}
+
+    @classmethod
+    def from_config(cls, spec_config):
+        return cls(**spec_config)
+
+    def __repr__(self):
+        parts = [f"{k}={v}" for k, v in (("dtype", self.dtype), ("shape", self.shape),
+                                         ("ndim", self.ndim), ("max_ndim", self.max_ndim),
+                                         ("min_ndim", self.min_ndim), ("axes", self.axes))
+                 if v]
+        return f"InputSpec({', '.join(parts)})"
+
+
+def _unsupported(name, reason):
+    class _Unsupported:
+        def __init__(self, *args, **kwargs):
+            raise NotImplementedError(f"kerax.{name}: {reason}")
+
+    _Unsupported.__name__ = _Unsupported.__qualname__ = name
+    return _Unsupported
+
+
+Operation = _unsupported("Operation", "kerax ops are plain JAX functions, not Operation "
+                         "objects; write a function of kerax.ops instead.")
+Function = _unsupported("Function", "kerax has no symbolic Function graph; build a "
+                        "functional kerax.Model from Input tensors instead.")
+SymbolicScope = _unsupported("SymbolicScope", "kerax traces symbolically with "
+                             "jax.eval_shape; there is no scope to enter.")
+RematScope = _unsupported("RematScope", "kerax layers do not read a remat mode; wrap the "
+                          "function with kerax.remat (jax.checkpoint) instead.")
+name_scope = _unsupported("name_scope", "kerax variable paths come from layer names only; "
+                          "name scopes are not supported yet.")

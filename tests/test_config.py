@@ -77,3 +77,20 @@ def test_unsafe_deserialization_switch_sets_core_state_only():
         assert core_config.unsafe_deserialization_enabled() is True
     finally:
         core_config._SWITCHES["unsafe_deserialization"] = saved
+
+
+def test_top_level_names():
+    import numpy as np
+    v = kerax.Variable(1.0)
+    with kerax.StatelessScope(state_mapping=[(v, np.float32(2.0))]) as scope:
+        v.assign(v * 3)
+    assert float(scope.get_current_value(v)) == 6.0 and float(v.value) == 1.0
+    assert float(kerax.remat(lambda x: x * 2)(3.0)) == 6.0
+    with kerax.device("cpu:0"):
+        assert next(iter(kerax.ops.ones(2).devices())).platform == "cpu"
+    spec = kerax.InputSpec(ndim=3, axes={-1: 4})
+    assert spec.ndim == 3 and spec.axes == {-1: 4}
+    for name in ["Operation", "Function", "SymbolicScope", "RematScope", "name_scope"]:
+        with pytest.raises(NotImplementedError, match=name):
+            getattr(kerax, name)()
+    assert kerax.DTypePolicy is kerax.dtype_policies.DTypePolicy

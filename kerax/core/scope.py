@@ -13,7 +13,7 @@ import threading
 import jax
 import numpy as np
 
-__all__ = ["StateScope", "pure", "current_scope", "in_state_scope", "is_tracer",
+__all__ = ["StateScope", "StatelessScope", "pure", "current_scope", "in_state_scope", "is_tracer",
            "training_flag", "autocast_dtype", "layer_call"]
 
 MISSING = object()
@@ -229,3 +229,28 @@ def autocast_scope(dtype):
         yield
     finally:
         _local.autocast = prev
+
+
+class StatelessScope(StateScope):
+    """Keras' `StatelessScope`: variables read the values of `state_mapping`
+    and assigns are recorded, never applied (`get_current_value(var)`).
+
+    >>> from kerax.core.variable import Variable
+    >>> v = Variable(1.0)
+    >>> with StatelessScope(state_mapping=[(v, 2.0)]) as s:
+    ...     _ = v.assign(v.value * 3)
+    >>> float(s.get_current_value(v)), float(v.value)
+    (6.0, 1.0)
+    """
+
+    def __init__(self, state_mapping=None, collect_losses=False, initialize_variables=True):
+        if not initialize_variables:
+            raise NotImplementedError(
+                "StatelessScope(initialize_variables=False): kerax variables are always "
+                "initialized when created.")
+        super().__init__(state_mapping or ())
+        self.collect_losses = collect_losses
+
+    def get_current_value(self, variable):
+        val = self.lookup(variable)
+        return None if val is MISSING else val
