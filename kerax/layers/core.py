@@ -59,6 +59,10 @@ class InputLayer(Layer):
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
           name=None, tensor=None, optional=False):
     """A symbolic input of a functional model: `kerax.Input(shape=(784,))`."""
+    if tensor is not None:
+        raise NotImplementedError(
+            "kerax.Input(tensor=...): wrapping an existing tensor is not supported; use "
+            "that symbolic tensor directly as the model's input.")
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
                        batch_shape=batch_shape, name=name, optional=optional)
     return layer.output

@@ -40,3 +40,8 @@ def test_save_format_is_refused_or_warned_as_in_keras(tmp_path):
     with pytest.warns(UserWarning, match="save_format"):
         kerax.saving.save_model(model, tmp_path / "m.keras", save_format="keras")
     assert (tmp_path / "m.keras").exists()
+
+
+def test_input_tensor_argument_is_refused_not_ignored():
+    with pytest.raises(NotImplementedError, match="tensor"):
+        kerax.Input((2,), tensor=kerax.Input((2,)))
