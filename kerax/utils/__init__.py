@@ -12,6 +12,7 @@ from kerax.registry import (CustomObjectScope, custom_object_scope,  # noqa: F40
                             serialize_keras_object)
 from kerax.utils import io_utils  # noqa: F401
 from kerax.utils.config import Config  # noqa: F401
+from kerax.utils.file_utils import get_file  # noqa: F401
 from kerax.utils.dataset_utils import (pack_x_y_sample_weight, split_dataset,  # noqa: F401
                                        timeseries_dataset_from_array, unpack_x_y_sample_weight)
 from kerax.utils.graph_utils import get_source_inputs  # noqa: F401

@@ -1,7 +1,11 @@
 """kerax.utils against Keras 3's keras.utils: same outputs on the same inputs."""
 import doctest
+import hashlib
 import importlib
 import logging
+import os
+import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ import kerax
 from kerax import utils
 
 UTILS_MODULES = ["kerax.utils.numerical_utils", "kerax.utils.sequence_utils",
-                 "kerax.utils.config", "kerax.utils.dataset_utils", "kerax.utils.graph_utils",
+                 "kerax.utils.config", "kerax.utils.dataset_utils", "kerax.utils.graph_utils", "kerax.utils.file_utils",
                  "kerax.io.io_utils"]
 
 
@@ -355,3 +359,89 @@ def test_timeseries_feeds_fit():
     history = model.fit(ds, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2
     assert model.predict(ds, verbose=0).shape == (281, 1)
+
+
+# ---- get_file -----------------------------------------------------------------
+def _archives(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("alpha")
+    tgz = tmp_path / "pack.tar.gz"
+    with tarfile.open(tgz, "w:gz") as t:
+        t.add(src / "a.txt", arcname="pack/a.txt")
+    zp = tmp_path / "pack.zip"
+    with zipfile.ZipFile(zp, "w") as z:
+        z.write(src / "a.txt", arcname="pack/a.txt")
+    return src / "a.txt", tgz, zp
+
+
+def _tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if not p.name.startswith(".download-"))
+
+
+@pytest.mark.parametrize("case", ["plain", "tar_fname", "zip_no_fname", "untar", "subdir"])
+def test_get_file_matches_keras_layout(keras, tmp_path, case):
+    plain, tgz, zp = _archives(tmp_path)
+    kwargs = {"plain": dict(origin=plain.as_uri()),
+              "tar_fname": dict(fname="pack.tar.gz", origin=tgz.as_uri(), extract=True),
+              "zip_no_fname": dict(origin=zp.as_uri(), extract=True),
+              "untar": dict(fname="pack", origin=tgz.as_uri(), untar=True),
+              "subdir": dict(fname="x.txt", origin=plain.as_uri(), cache_subdir="models",
+                             file_hash=hashlib.sha256(b"alpha").hexdigest())}[case]
+    ours_dir, theirs_dir = tmp_path / "ours", tmp_path / "theirs"
+    ours_dir.mkdir()
+    theirs_dir.mkdir()  # Keras falls back to /tmp/.keras for a cache_dir that is missing
+    ours = utils.get_file(cache_dir=str(ours_dir), **kwargs)
+    theirs = keras.utils.get_file(cache_dir=str(theirs_dir), **kwargs)
+    assert os.path.relpath(ours, ours_dir) == os.path.relpath(theirs, theirs_dir)
+    assert _tree(ours_dir) == _tree(theirs_dir)
+    # cached: a second call does not download again
+    plain.write_text("changed")
+    tgz.unlink()
+    zp.unlink()
+    assert utils.get_file(cache_dir=str(ours_dir), **kwargs) == ours
+
+
+def test_get_file_hash_checks(tmp_path, capsys):
+    plain, _, _ = _archives(tmp_path)
+    md5 = hashlib.md5(b"alpha").hexdigest()
+    cache = str(tmp_path / "cache")
+    path = utils.get_file("a.txt", plain.as_uri(), md5_hash=md5, cache_dir=cache)
+    assert open(path).read() == "alpha"
+    with pytest.raises(ValueError, match="corrupted"):
+        utils.get_file("b.txt", plain.as_uri(), file_hash="0" * 64, cache_dir=cache)
+    assert not os.path.exists(os.path.join(cache, "datasets", "b.txt"))
+    # a stale cached copy is re-downloaded
+    plain.write_text("beta")
+    path = utils.get_file("a.txt", plain.as_uri(), file_hash=hashlib.sha256(b"beta").hexdigest(),
+                          cache_dir=cache)
+    assert open(path).read() == "beta"
+    assert "re-download" in capsys.readouterr().out
+
+
+def test_get_file_unreachable_and_bad_args(tmp_path):
+    with pytest.raises(Exception, match="URL fetch failure.*network"):
+        utils.get_file("x", "http://127.0.0.1:9/x", cache_dir=str(tmp_path))
+    assert _tree(tmp_path / "datasets") == []
+    with pytest.raises(ValueError, match="origin"):
+        utils.get_file("x")
+    with pytest.raises(ValueError, match="not a path"):
+        utils.get_file("a/b", "file:///x", cache_dir=str(tmp_path))
+
+
+def test_get_file_extraction_is_safe(tmp_path):
+    evil = tmp_path / "evil.tar"
+    payload = tmp_path / "p.txt"
+    payload.write_text("x")
+    with tarfile.open(evil, "w") as t:
+        t.add(payload, arcname="../escaped.txt")
+        t.add(payload, arcname="ok.txt")
+        link = tarfile.TarInfo("link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        t.addfile(link)
+    with pytest.warns(UserWarning, match="unsafe"):
+        out = utils.get_file("evil.tar", evil.as_uri(), extract=True,
+                             cache_dir=str(tmp_path / "c"))
+    assert sorted(os.listdir(out)) == ["ok.txt"]
+    assert not (tmp_path / "c" / "datasets" / "escaped.txt").exists()
