@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import ops
+from kerax.core import config as core_config
 from kerax.registry import (SafeModeError, deserialize_keras_object,
                                                 serialize_keras_object)
 
@@ -62,9 +63,11 @@ class SafeModeScope:
 
 def in_safe_mode():
     """True unless an enclosing `SafeModeScope(False)` (or a load with
-    `safe_mode=False`) turned it off. Safe by default."""
+    `safe_mode=False`) turned it off. Safe by default; outside any scope
+    `kerax.config.enable_unsafe_deserialization()` turns it off (an explicit
+    `safe_mode=True` is a scope, so the switch never overrides it)."""
     s = _stack()
-    return s[-1] if s else True
+    return s[-1] if s else not core_config.unsafe_deserialization_enabled()
 
 
 def _is_lambda(fn):

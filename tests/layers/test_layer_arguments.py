@@ -45,3 +45,20 @@ def test_save_format_is_refused_or_warned_as_in_keras(tmp_path):
 def test_input_tensor_argument_is_refused_not_ignored():
     with pytest.raises(NotImplementedError, match="tensor"):
         kerax.Input((2,), tensor=kerax.Input((2,)))
+
+
+def test_unsafe_deserialization_switch_never_overrides_explicit_safe_mode(tmp_path):
+    from kerax.core import config as core_config
+    from kerax.layers.lambda_serialization import in_safe_mode
+
+    model = kerax.Sequential([kerax.Input((2,)), kerax.layers.Lambda(lambda x: x * 2)])
+    model.save(tmp_path / "lam.keras")
+    assert in_safe_mode()
+    kerax.config.enable_unsafe_deserialization()
+    try:
+        assert not in_safe_mode()
+        with pytest.raises(Exception, match="(?i)lambda|safe"):
+            kerax.models.load_model(tmp_path / "lam.keras", safe_mode=True)
+    finally:
+        core_config._SWITCHES["unsafe_deserialization"] = False
+    assert in_safe_mode()
