@@ -210,3 +210,15 @@ def test_symbolic_inputs_go_through_lambda():
     assert tuple(model.output_shape) == (None, 1, 3, 63)
     np.testing.assert_array_equal(model.predict(IMG, verbose=0),
                                   ops.image.extract_patches(IMG, (7, 3)))
+
+
+def test_docstring_examples_run():
+    import doctest
+    result = doctest.testmod(ops.image, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 12 and result.failed == 0
+
+
+def test_elastic_transform_global_seed_in_kerax_function():
+    f = kerax.function(lambda x: ops.image.elastic_transform(x))
+    a, b = f(IMG), f(IMG)
+    assert a.shape == IMG.shape and not np.allclose(a, b)
