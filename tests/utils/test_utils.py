@@ -4,6 +4,7 @@ import hashlib
 import importlib
 import logging
 import os
+import sys
 import tarfile
 import zipfile
 
@@ -15,6 +16,7 @@ from kerax import utils
 
 UTILS_MODULES = ["kerax.utils.numerical_utils", "kerax.utils.sequence_utils",
                  "kerax.utils.config", "kerax.utils.dataset_utils", "kerax.utils.graph_utils", "kerax.utils.file_utils",
+                 "kerax.utils.image_utils",
                  "kerax.io.io_utils"]
 
 
@@ -445,3 +447,35 @@ def test_get_file_extraction_is_safe(tmp_path):
                              cache_dir=str(tmp_path / "c"))
     assert sorted(os.listdir(out)) == ["ok.txt"]
     assert not (tmp_path / "c" / "datasets" / "escaped.txt").exists()
+
+
+# ---- image helpers (Pillow optional) ----------------------------------------------------
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_image_helpers_match_keras(keras, tmp_path, rng, data_format, channels):
+    pytest.importorskip("PIL")
+    x = rng.uniform(-1, 3, size=(6, 8, channels)).astype("float32")
+    if data_format == "channels_first":
+        x = x.transpose(2, 0, 1)
+    ours = utils.array_to_img(x, data_format=data_format)
+    theirs = keras.utils.array_to_img(x, data_format=data_format)
+    assert ours.mode == theirs.mode
+    a = utils.img_to_array(ours, data_format=data_format)
+    np.testing.assert_array_equal(a, keras.utils.img_to_array(theirs, data_format=data_format))
+    path = tmp_path / "im.png"
+    utils.save_img(path, x, data_format=data_format)
+    for kwargs in [{}, {"color_mode": "grayscale"}, {"color_mode": "rgba"},
+                   {"target_size": (3, 5), "interpolation": "bilinear"},
+                   {"target_size": (4, 4), "keep_aspect_ratio": True}]:
+        np.testing.assert_array_equal(
+            utils.img_to_array(utils.load_img(path, **kwargs)),
+            keras.utils.img_to_array(keras.utils.load_img(path, **kwargs)))
+
+
+def test_image_helpers_without_pillow(monkeypatch):
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.raises(ImportError, match="pip install pillow"):
+        utils.load_img("x.png")
+    with pytest.raises(ImportError, match="pip install pillow"):
+        utils.array_to_img(np.zeros((2, 2, 3)))
+    assert utils.img_to_array(np.zeros((2, 2))).shape == (2, 2, 1)  # needs no Pillow
