@@ -664,6 +664,7 @@ class Trainer:
         self._require_compiled("train_on_batch")
         if class_weight is not None:
             sample_weight = da._class_weights_to_sample_weight(y, class_weight, sample_weight)
+        self.reset_metrics()  # as Keras 3: the logs are this batch's alone
         logs = self._epoch_logs(
             self._one_batch("train", da.pack_x_y_sample_weight(x, y, sample_weight)))
         if return_dict:
@@ -695,6 +696,12 @@ _STATE_NAMES = {
 }
 
 
+_STATE_SOURCES = {"trainable_variables": "model.trainable_variables",
+                  "non_trainable_variables": "model.non_trainable_variables",
+                  "optimizer_variables": "model.optimizer.variables",
+                  "metrics_variables": "model.metrics_variables"}
+
+
 def _is_stateless_step(method):
     """Whether a train/test/predict_step override takes Keras' JAX form
     `(state, data)`: a parameter named `state`, or two positional ones."""
@@ -711,7 +718,7 @@ def _check_state(groups, values, names, what):
         if n != len(variables):
             raise ValueError(
                 f"{what} `{name}` holds {n} values; expected {len(variables)} (one per "
-                f"variable of model.{name}, in that order).")
+                f"variable of {_STATE_SOURCES[name]}, in that order).")
 
 
 def _split(flat, groups):
