@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerax.core import config as core_config
+
 __all__ = ["unpack_x_y_sample_weight", "pack_x_y_sample_weight", "ArrayData",
            "IterableData", "make_data", "is_array_like", "Block", "EpochIterator",
            "stack_batches"]
@@ -278,6 +280,9 @@ class IterableData:
 
 def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None,
               class_weight=None):
+    cap = core_config.max_steps_per_epoch()  # kerax.config.set_max_steps_per_epoch
+    if cap is not None:
+        steps = cap if steps is None else min(steps, cap)
     if _is_array_structure(x) and not isinstance(x, (list, tuple)) or (
             isinstance(x, (list, tuple, dict)) and _is_array_structure(x)):
         return ArrayData(x, y, sample_weight, batch_size, shuffle, steps, class_weight)
@@ -340,7 +345,8 @@ class EpochIterator:
         self.data = data
         self.steps_per_execution = max(1, int(steps_per_execution))
         self.eager = eager
-        self.steps = steps
+        cap = core_config.max_steps_per_epoch()
+        self.steps = cap if steps is None else steps if cap is None else min(steps, cap)
         self.rng = rng if rng is not None else np.random.default_rng(0)
 
     def __iter__(self):

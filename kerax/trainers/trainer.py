@@ -25,6 +25,7 @@ from kerax import losses as losses_mod
 from kerax import metrics as metrics_mod
 from kerax import optimizers
 from kerax.callbacks import CallbackList
+from kerax.core import config as core_config
 from kerax.core.scope import StateScope, pure
 from kerax.layers.layer import Layer
 from kerax.random import global_seed_generator
@@ -462,6 +463,11 @@ class Trainer:
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: `epochs` must be a non-negative integer, got {epochs!r}.")
         verbose = 1 if verbose == "auto" else int(verbose)
+        cap = core_config.max_epochs()  # kerax.config.set_max_epochs, as Keras
+        if cap is not None and cap < epochs:
+            warnings.warn(f"fit: limiting epochs to {cap} (kerax.config.max_epochs()).",
+                          stacklevel=2)
+            epochs = cap
         data = da.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
                             class_weight)
         val_data = None
