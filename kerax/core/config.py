@@ -105,6 +105,11 @@ def disable_interactive_logging():
 
 
 def is_interactive_logging_enabled():
+    """Whether messages go to stdout.
+
+    >>> is_interactive_logging_enabled()
+    True
+    """
     return _SWITCHES["interactive_logging"]
 
 

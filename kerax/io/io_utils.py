@@ -7,31 +7,17 @@ import os
 import sys
 import tempfile
 
+from kerax.core import config as core_config
+
 __all__ = ["atomic_write", "print_msg", "enable_interactive_logging",
            "disable_interactive_logging", "is_interactive_logging_enabled"]
 
-_interactive = [True]
 _logger = logging.getLogger("kerax")
+# The switch lives in kerax.core.config (one state for kerax.config and kerax.utils).
+enable_interactive_logging = core_config.enable_interactive_logging
+disable_interactive_logging = core_config.disable_interactive_logging
+is_interactive_logging_enabled = core_config.is_interactive_logging_enabled
 
-
-def enable_interactive_logging():
-    """Send kerax's messages (progress bars, callbacks) to stdout (the default)."""
-    _interactive[0] = True
-
-
-def disable_interactive_logging():
-    """Send kerax's messages to the `logging` logger "kerax" (INFO) instead of
-    stdout, e.g. for jobs on a server."""
-    _interactive[0] = False
-
-
-def is_interactive_logging_enabled():
-    """True when messages go to stdout (see `disable_interactive_logging`).
-
-    >>> is_interactive_logging_enabled()
-    True
-    """
-    return _interactive[0]
 
 _WRITE_MODES = ("w", "wb", "wt", "w+", "wb+", "w+b", "wt+", "w+t")
 _default_file_mode = None
@@ -151,7 +137,7 @@ def print_msg(message, line_break=True):
     redirection and capture work) and flush; with interactive logging off,
     log it at INFO level instead."""
     message = str(message)
-    if not _interactive[0]:
+    if not is_interactive_logging_enabled():
         _logger.info(message)
         return
     out = sys.stdout
