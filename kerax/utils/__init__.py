@@ -13,6 +13,9 @@ from kerax.registry import (CustomObjectScope, custom_object_scope,  # noqa: F40
 from kerax.utils import io_utils  # noqa: F401
 from kerax.utils.config import Config  # noqa: F401
 from kerax.utils.file_utils import get_file  # noqa: F401
+from kerax.utils.dataset_loaders import (audio_dataset_from_directory,  # noqa: F401
+                                         image_dataset_from_directory,
+                                         text_dataset_from_directory)
 from kerax.utils.dataset_utils import (pack_x_y_sample_weight, split_dataset,  # noqa: F401
                                        timeseries_dataset_from_array, unpack_x_y_sample_weight)
 from kerax.utils.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
