@@ -19,6 +19,7 @@ from kerax.utils.dataset_loaders import (audio_dataset_from_directory,  # noqa: 
 from kerax.utils.dataset_utils import (pack_x_y_sample_weight, split_dataset,  # noqa: F401
                                        timeseries_dataset_from_array, unpack_x_y_sample_weight)
 from kerax.utils.image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: F401
+from kerax.utils.model_visualization import model_to_dot, plot_model  # noqa: F401
 from kerax.utils.graph_utils import get_source_inputs  # noqa: F401
 from kerax.utils.numerical_utils import normalize, to_categorical  # noqa: F401
 from kerax.utils.sequence_utils import pad_sequences  # noqa: F401
