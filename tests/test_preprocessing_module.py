@@ -28,7 +28,8 @@ def test_smart_resize_errors(keras):
 
 def test_sequence_and_builders_are_the_utils_ones():
     assert kerax.preprocessing.sequence.pad_sequences is kerax.utils.pad_sequences
-    assert kerax.preprocessing.timeseries_dataset_from_array is \
-        kerax.utils.timeseries_dataset_from_array
+    for name in ("timeseries_dataset_from_array", "image_dataset_from_directory",
+                 "text_dataset_from_directory"):
+        assert getattr(kerax.preprocessing, name) is getattr(kerax.utils, name)
     np.testing.assert_array_equal(
         kerax.preprocessing.sequence.pad_sequences([[1, 2], [3]], maxlen=3), [[0, 1, 2], [0, 0, 3]])
