@@ -1,7 +1,9 @@
 """The compiled step programs of fit/evaluate/predict: `jit(lax.scan(program.body))`.
 
-A step (`model.train_step(data)`, overridable in the stateful Keras style) is
-traced once per batch signature by the one trace-and-replay of kerax
+A step (`model.train_step(data)`, overridable in the stateful Keras style, or
+in Keras' JAX style `train_step(state, data)`, which the trainer wraps into a
+stateful step that reads and assigns the Variables) is traced once per batch
+signature by the one trace-and-replay of kerax
 (`kerax.core.trace`, as `kerax.function`): the Variables it reads and assigns
 become the scan carry, and the recorded program is replayed `k` times per
 dispatch with the state buffers donated.
