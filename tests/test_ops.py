@@ -335,3 +335,10 @@ def test_bad_arguments_raise_clear_errors():
         ops.scatter_update(X, [[0, 0]], [1.0], reduction="avg")
     with pytest.raises(ValueError, match="top_k"):
         ops.top_k(X, 9)
+
+
+def test_list_of_traced_values_converts_inside_jit():
+    """`ops.sum(losses)` on a Python list of traced scalars (the custom training
+    loop guide) stacks them instead of going through NumPy."""
+    out = jax.jit(lambda a: kerax.ops.sum([a, a * 2, 1.0]))(np.float32(1.5))
+    np.testing.assert_allclose(out, 5.5)

@@ -38,7 +38,12 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         return jnp.asarray(x, dtype="int64" if jax.config.jax_enable_x64 and
                            not -2**31 <= x < 2**31 else "int32")
     if isinstance(x, (list, tuple)):
-        arr = np.asarray(jax.tree_util.tree_map(unwrap, x, is_leaf=lambda v: isinstance(v, Variable)))
+        leaves = jax.tree_util.tree_map(unwrap, x, is_leaf=lambda v: isinstance(v, Variable))
+        if any(isinstance(v, jax.Array) for v in jax.tree_util.tree_leaves(leaves)):
+            # device or traced values (e.g. a list of losses inside jax.jit): stack
+            # them as JAX does, never through NumPy
+            return jnp.asarray(leaves)
+        arr = np.asarray(leaves)
         if arr.dtype == np.float64:
             return jnp.asarray(arr, dtype=config.floatx())
         if arr.dtype == np.int64 and not jax.config.jax_enable_x64:

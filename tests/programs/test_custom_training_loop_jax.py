@@ -7,7 +7,6 @@ writing the state back with Variable.assign, a jit eval step, and the guide's
 stateless_call(..., return_losses=True))."""
 import jax
 import numpy as np
-import pytest
 
 import kerax
 
@@ -102,10 +101,6 @@ def build_and_train(keras, tracked_losses=True):
     return float(loss)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kerax bug: kerax.ops.sum(list of traced scalars) under jax.jit raises "
-    "TracerArrayConversionError -- kerax/ops/core.py convert_to_tensor turns a "
-    "list/tuple into np.asarray(...), which cannot hold tracers (Keras 3 stacks them)"))
 def test_custom_training_loop_jax(keras):
     check_loss(build_and_train(kerax), build_and_train(keras))
 
