@@ -91,10 +91,21 @@ def _excluded(module):
 
 
 def keras_modules(keras):
-    mods = ["keras"]
-    for info in pkgutil.walk_packages(keras.__path__, "keras."):
-        if not _excluded(info.name):
-            mods.append(info.name)
+    """Keras' public modules. Packages are walked by hand, skipping the excluded
+    and private ones BEFORE importing them: `pkgutil.walk_packages` imports every
+    package to recurse (keras.src's numpy backend among them), which would switch
+    Keras' backend under the rest of the suite."""
+    mods = []
+
+    def walk(name, package):
+        mods.append(name)
+        for info in pkgutil.iter_modules(package.__path__):
+            child = f"{name}.{info.name}"
+            if info.ispkg and not info.name.startswith("_") and info.name != "src" \
+                    and not _excluded(child):
+                walk(child, importlib.import_module(child))
+
+    walk("keras", keras)
     return sorted(mods)
 
 
