@@ -82,10 +82,6 @@ class Program:
         """The Variables whose values the program reads."""
         return self.variables[:self.n_read]
 
-    @property
-    def assigned_variables(self):
-        return [self.variables[i] for i in self.assigned]
-
     def values(self):
         """The variables' current (concrete) buffers, in `variables` order."""
         return [v._value for v in self.variables]
