@@ -25,7 +25,9 @@ from kerax.dtype_policies import DTypePolicy, FloatDTypePolicy  # noqa: F401,E40
 from kerax.initializers import Initializer  # noqa: F401,E402
 from kerax.regularizers import Regularizer  # noqa: F401,E402
 from kerax.optimizers import Optimizer  # noqa: F401,E402
-from kerax.core.scope import StatelessScope  # noqa: F401,E402
+from kerax.core.scope import StatelessScope, SymbolicScope  # noqa: F401,E402
+from kerax.core.naming import name_scope  # noqa: F401,E402
+from kerax.core.remat import RematScope, remat  # noqa: F401,E402
 import contextlib as _contextlib  # noqa: E402
 
 import jax as _jax  # noqa: E402
@@ -44,10 +46,6 @@ def device(device_name):
         yield
 
 
-def remat(f):
-    """Rematerialize `f`'s activations in the backward pass (`jax.checkpoint`),
-    as Keras' `keras.remat` on JAX."""
-    return _jax.checkpoint(f)
 
 
 class InputSpec:
@@ -96,9 +94,3 @@ Operation = _unsupported("Operation", "kerax ops are plain JAX functions, not Op
                          "objects; write a function of kerax.ops instead.")
 Function = _unsupported("Function", "kerax has no symbolic Function graph; build a "
                         "functional kerax.Model from Input tensors instead.")
-SymbolicScope = _unsupported("SymbolicScope", "kerax traces symbolically with "
-                             "jax.eval_shape; there is no scope to enter.")
-RematScope = _unsupported("RematScope", "kerax layers do not read a remat mode; wrap the "
-                          "function with kerax.remat (jax.checkpoint) instead.")
-name_scope = _unsupported("name_scope", "kerax variable paths come from layer names only; "
-                          "name scopes are not supported yet.")

@@ -13,7 +13,7 @@ import threading
 import jax
 import numpy as np
 
-__all__ = ["StateScope", "StatelessScope", "pure", "current_scope", "in_state_scope", "is_tracer",
+__all__ = ["StateScope", "StatelessScope", "SymbolicScope", "in_symbolic_scope", "pure", "current_scope", "in_state_scope", "is_tracer",
            "training_flag", "autocast_dtype", "layer_call"]
 
 MISSING = object()
@@ -254,3 +254,33 @@ class StatelessScope(StateScope):
     def get_current_value(self, variable):
         val = self.lookup(variable)
         return None if val is MISSING else val
+
+
+class SymbolicScope:
+    """Keras 3's `keras.SymbolicScope`: marks symbolic evaluation (output specs
+    of layers on `KerasTensor`s, computed with `jax.eval_shape`), so code can
+    ask `in_symbolic_scope()` and skip work that needs real values.
+
+    >>> with SymbolicScope():
+    ...     in_symbolic_scope()
+    True
+    >>> in_symbolic_scope()
+    False
+    """
+
+    def __enter__(self):
+        self._outer = getattr(_local, "symbolic", None)
+        _local.symbolic = self
+        return self
+
+    def __exit__(self, *exc):
+        _local.symbolic = self._outer
+
+
+def in_symbolic_scope():
+    """Whether a `SymbolicScope` is open.
+
+    >>> in_symbolic_scope()
+    False
+    """
+    return getattr(_local, "symbolic", None) is not None

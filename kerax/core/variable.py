@@ -4,18 +4,116 @@ Reading or assigning a Variable consults the active state scopes first
 (`kerax.core.scope`); with none active it reads and writes its own buffer
 (eager mode) and refuses traced values. Raw buffers (`_value`) are touched
 only inside kerax/core.
+
+Placement (the hook `kerax.distribution` sets): with a placement policy
+installed (`set_placement`), a new Variable asks it for its
+`jax.sharding.Sharding` and is created with that sharding from the start (an
+initializer runs compiled with `out_shardings`, so a sharded weight never
+exists whole on one device); an eager `assign` keeps the variable's sharding.
+The core knows no distribution: the policy is any object with a method
+`variable_sharding(variable) -> Sharding | None`.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 
 from kerax.core import config
 from kerax.core import scope as _scope
 from kerax.core.dtypes import standardize_dtype
+from kerax.core.naming import current_path
 from kerax.core.scope import MISSING as _MISSING
 from kerax.core.scope import current_scope, is_tracer, scopes
 
-__all__ = ["Variable", "is_variable"]
+__all__ = ["Variable", "is_variable", "set_placement", "get_placement", "place"]
+
+_PLACEMENT = [None]
+
+
+def set_placement(policy):
+    """Install the placement policy new Variables consult (None: none).
+
+    `policy.variable_sharding(variable)` returns a `jax.sharding.Sharding` for
+    the variable (its `path`, `shape`, `dtype`, `synchronization` and
+    `_layout` are set when it is called) or None to leave it unplaced.
+    `kerax.distribution.set_distribution` installs its distribution here.
+    Returns the previous policy.
+
+    >>> class OnFirstDevice:
+    ...     def variable_sharding(self, variable):
+    ...         return jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    >>> previous = set_placement(OnFirstDevice())
+    >>> Variable([1.0, 2.0])._placed is not None
+    True
+    >>> _ = set_placement(previous)
+    """
+    previous = _PLACEMENT[0]
+    _PLACEMENT[0] = policy
+    return previous
+
+
+def get_placement():
+    """The installed placement policy, or None.
+
+    >>> get_placement() is None
+    True
+    """
+    return _PLACEMENT[0]
+
+
+def place(variable, sharding):
+    """Move `variable`'s buffer to `sharding` and keep it there (its eager
+    assigns are placed the same way from then on).
+
+    >>> v = Variable([1.0, 2.0])
+    >>> place(v, jax.sharding.SingleDeviceSharding(jax.devices()[0])).value.sharding.is_fully_replicated
+    True
+    """
+    val = variable._value
+    if is_tracer(val):
+        raise ValueError(f"Variable {variable.path!r}: cannot place a traced value.")
+    if not _same_sharding(val, sharding):
+        with jax.ensure_compile_time_eval():
+            variable._value = jax.device_put(val, sharding)
+        variable._shared = False
+    variable._placed = sharding
+    return variable
+
+
+def _same_sharding(value, sharding):
+    current = getattr(value, "sharding", None)
+    if current is None:
+        return False
+    try:
+        return current.is_equivalent_to(sharding, len(value.shape))
+    except (TypeError, ValueError, AttributeError):
+        return current == sharding
+
+
+def _sharded_init(initializer, shape, dtype, sharding):
+    """Run `initializer(shape, dtype)` compiled with `out_shardings`: each
+    device computes only its own shard. Assigns the initializer makes (a
+    `SeedGenerator` seed advancing its state) are returned by the compiled
+    program and applied after it. None when the initializer cannot be traced
+    (it converts its values with NumPy): the caller then computes the value
+    eagerly and places it."""
+    record = {}
+
+    def init():
+        scope = _scope.StateScope()
+        with scope:
+            value = jnp.asarray(initializer(shape, dtype), dtype=dtype)
+        record["vars"] = [var for var, _ in scope.assigned_items()]
+        return value, [val for _, val in scope.assigned_items()]
+
+    try:
+        value, new = jax.jit(init, out_shardings=(sharding, None))()
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+            jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError):
+        return None
+    for var, val in zip(record["vars"], new):
+        var.assign(val)
+    return value
 
 
 def _standardize_dtype(dtype):
@@ -69,8 +167,12 @@ class Variable:
       constraint: a callable applied to the value after each optimizer update.
       autocast: whether a layer running in a lower compute dtype (mixed
         precision) reads it in that dtype.
-      aggregation, synchronization: stored for Keras compatibility (one device
-        holds the value; distribution strategies read them).
+      aggregation, synchronization: stored for Keras compatibility
+        (`synchronization="on_read"`, metric state, is replicated under a
+        distribution).
+      layout: the variable's `kerax.distribution.TensorLayout` (or a
+        `jax.sharding.Sharding`) under a distribution; None lets the active
+        distribution choose (see `kerax.distribution`).
 
     >>> v = Variable([[1.0, 2.0], [3.0, 4.0]], name="w")
     >>> _ = v.assign(2 * v); _ = v[0, 1].assign(42.0)
@@ -83,7 +185,7 @@ class Variable:
 
     def __init__(self, initial_value=None, shape=None, dtype=None, trainable=True,
                  autocast=True, aggregation="none", synchronization="auto",
-                 name=None, constraint=None, **kwargs):
+                 name=None, constraint=None, layout=None, **kwargs):
         if kwargs:
             raise TypeError(f"Variable: unexpected keyword arguments {sorted(kwargs)}.")
         if name is None:
@@ -92,7 +194,8 @@ class Variable:
             raise ValueError(
                 f"Variable: `name` must be a string without '/', got {name!r}.")
         self._name = name
-        self._path = name
+        scope_path = current_path()
+        self._path = f"{scope_path}/{name}" if scope_path else name
         self._trainable = bool(trainable)
         # Keras orders a layer's weights by the flag they were created with.
         self.created_trainable = bool(trainable)
@@ -104,6 +207,10 @@ class Variable:
         self._constraint = constraint
         if initial_value is None:
             raise ValueError(f"Variable {name!r}: `initial_value` is required.")
+        self._layout = layout
+        self._placed = None
+        policy = _PLACEMENT[0]
+        sharding = None
         # Initial values are always computed outside any trace: a Variable holds
         # concrete values only.
         with jax.ensure_compile_time_eval():
@@ -113,7 +220,13 @@ class Variable:
                         f"Variable {name!r}: when `initial_value` is a callable "
                         "(initializer), `shape` is required.")
                 dt = _standardize_dtype(dtype) or jnp.dtype(config.floatx())
-                value = initial_value(tuple(shape), dt)
+                value = None
+                if policy is not None:
+                    sharding = self._ask_placement(policy, tuple(shape), dt)
+                    if sharding is not None and not sharding.is_fully_replicated:
+                        value = _sharded_init(initial_value, tuple(shape), dt, sharding)
+                if value is None:
+                    value = initial_value(tuple(shape), dt)
             else:
                 value = initial_value
             dt = _standardize_dtype(dtype)
@@ -128,6 +241,13 @@ class Variable:
             raise ValueError(
                 f"Variable {name!r}: initial value has shape {tuple(value.shape)}, "
                 f"expected {tuple(shape)}.")
+        if policy is not None:
+            if sharding is None:
+                sharding = self._ask_placement(policy, tuple(value.shape), value.dtype)
+            if sharding is not None and not _same_sharding(value, sharding):
+                with jax.ensure_compile_time_eval():
+                    value = jax.device_put(value, sharding)
+            self._placed = sharding
         self._value = value
         # True when the buffer may also be held by the caller (an array passed
         # in as is): fit copies such buffers once before donating them.
@@ -135,6 +255,15 @@ class Variable:
         if current_scope() is not None:
             for s in scopes():
                 s.created.append(self)
+
+    def _ask_placement(self, policy, shape, dtype):
+        """The policy's sharding for this variable, asked while its value does
+        not exist yet (`shape`/`dtype` read from a ShapeDtypeStruct)."""
+        self._value = jax.ShapeDtypeStruct(shape, dtype)
+        try:
+            return policy.variable_sharding(self)
+        finally:
+            del self._value
 
     # ---- identity -------------------------------------------------------
     __hash__ = object.__hash__
@@ -215,6 +344,10 @@ class Variable:
                 f"Variable {self.path!r}: .numpy() was called inside a traced "
                 "function (kerax.function, fit's compiled step or jax.jit), where "
                 "the value is symbolic. Return it from the function instead.")
+        if not getattr(val, "is_fully_addressable", True) and not val.is_fully_replicated:
+            # sharded over several hosts: every host gathers the full value
+            # (a collective: all processes call it, as they all save).
+            return np.asarray(multihost_utils.process_allgather(val, tiled=True))
         return np.asarray(val)
 
     def __jax_array__(self):
@@ -228,14 +361,19 @@ class Variable:
     def _check_value(self, value):
         if isinstance(value, Variable):
             value = value.value
-        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+        if self._placed is not None and not hasattr(value, "dtype"):
+            value = np.asarray(value, dtype=self.dtype)  # placed from the host, below
+        elif not hasattr(value, "shape") or not hasattr(value, "dtype"):
             value = jnp.asarray(value, dtype=self.dtype)
         if tuple(value.shape) != self.shape:
             raise ValueError(
                 f"Variable {self.path!r}: cannot assign a value of shape "
                 f"{tuple(value.shape)} to a variable of shape {self.shape}.")
         if value.dtype != self.dtype:
-            value = jnp.asarray(value, dtype=self.dtype)
+            if self._placed is not None and isinstance(value, np.ndarray):
+                value = value.astype(self.dtype)  # placed from the host, below
+            else:
+                value = jnp.asarray(value, dtype=self.dtype)
         return value
 
     def assign(self, value):
@@ -253,7 +391,11 @@ class Variable:
                     "`kerax.function` (which threads Variable state through the "
                     "compiled program), or use `model.stateless_call` / "
                     "`kerax.variables.pure` to get a pure function of the values.")
-            if isinstance(value, np.ndarray):
+            if self._placed is not None:
+                if not _same_sharding(value, self._placed):
+                    # placed by a distribution: the new value keeps the layout
+                    value = jax.device_put(value, self._placed)
+            elif isinstance(value, np.ndarray):
                 value = jnp.asarray(value)
             self._shared = value is original
             self._value = value

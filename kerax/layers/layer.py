@@ -15,8 +15,9 @@ import numpy as np
 
 from kerax import constraints, initializers, regularizers
 from kerax.core import config, tracking
-from kerax.core.naming import to_snake_case, unique_name
-from kerax.core.scope import (StateScope, call_depth, current_scope, is_tracer, layer_call,
+from kerax.core.naming import current_path, name_scope, to_snake_case, unique_name
+from kerax.core.remat import get_current_remat_mode, remat
+from kerax.core.scope import (StateScope, SymbolicScope, call_depth, current_scope, is_tracer, layer_call,
                               pure, training_flag)
 from kerax.core.scope import scopes as _stack
 from kerax.core.variable import Variable
@@ -112,7 +113,8 @@ _UNTRACKED = frozenset([
     "_output_tensors", "_call_losses", "_own_variables", "_regularizers", "_parent_ref",
     "_build_shapes", "_tracked_extra", "_compiled", "_trainer_state", "optimizer",
     "compiled_loss", "_loss", "_compile_metrics", "_compile_config", "history",
-    "stop_training", "_functions", "_layers_list", "_ordered_layers",
+    "stop_training", "_functions", "_layers_list", "_ordered_layers", "_parent_path",
+    "_remat_mode",
 ])
 
 
@@ -134,6 +136,8 @@ class Layer:
         d["built"] = False
         d["_trainable"] = True
         d["_initialized"] = False
+        d["_parent_path"] = None  # the name-scope path the layer's weights live under
+        d["_remat_mode"] = get_current_remat_mode()
         return obj
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
@@ -328,6 +332,15 @@ class Layer:
     def layers(self):
         return self._flatten_layers(include_self=False, recursive=False)
 
+    def _name_scope(self):
+        """The name scope this layer builds, calls and creates weights in
+        (Keras 3's rule): its name under the path that was open the first time
+        it opened the scope, so weights read e.g. `outer/dense/kernel`."""
+        parent = self.__dict__.get("_parent_path")
+        if parent is None:
+            parent = self.__dict__["_parent_path"] = current_path()
+        return name_scope(self.name, caller=self, override_parent=parent)
+
     def add_weight(self, *args, **kwargs):
         """Create a Variable owned by this layer, with Keras 3's arguments
         `(shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
@@ -365,10 +378,11 @@ class Layer:
                            else "zeros")
         init = initializers.get(initializer)
         var_name = name or "variable"
-        var = Variable(init, shape=shape, dtype=dtype, trainable=trainable, autocast=autocast,
-                       name=var_name, constraint=constraints.get(constraint),
-                       aggregation=aggregation, synchronization=synchronization)
-        var._path = f"{self.name}/{var_name}"
+        with self._name_scope():
+            var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
+                           autocast=autocast, name=var_name,
+                           constraint=constraints.get(constraint),
+                           aggregation=aggregation, synchronization=synchronization)
         var.regularizer = regularizers.get(regularizer)
         var.overwrite_with_gradient = overwrite_with_gradient
         self._own_variables.append(var)
@@ -555,17 +569,50 @@ class Layer:
         if info["training"]:
             kwargs["training"] = training
         args = self._convert_inputs(args)
-        self._maybe_build(args, kwargs)
-        if not call_depth() and not _stack():
-            self._clear_call_losses()
-        with layer_call(training, self._autocast_to):
-            outputs = self.call(*args, **kwargs)
+        with self._name_scope():
+            self._maybe_build(args, kwargs)
+            if not call_depth() and not _stack():
+                self._clear_call_losses()
+            call = self._rematerialized(self.call, args, kwargs)
+            with layer_call(training, self._autocast_to):
+                outputs = call(*args, **kwargs)
         if self.activity_regularizer is not None:
             for out in jax.tree_util.tree_leaves(outputs):
                 # Keras 3 divides the activity loss by the batch size.
                 batch = out.shape[0] if getattr(out, "ndim", 0) else 1
                 self.add_loss(self.activity_regularizer(out) / batch)
         return outputs
+
+    def _rematerialized(self, call, args, kwargs):
+        """`call`, wrapped in `remat` as the RematScope the layer was created
+        in asks (Keras 3's modes); `call` itself with no scope."""
+        mode = self._remat_mode
+        if mode is None or mode.mode is None or current_scope() is None:
+            return call
+        if mode.mode == "full" or (mode.mode == "list_of_layers"
+                                   and self.name in mode.layer_names):
+            return remat(call)
+        if mode.mode == "activations":
+            activation = getattr(self, "activation", None)
+            if activation is None:
+                return call
+
+            def with_remat_activation(*a, **k):
+                object.__setattr__(self, "activation", remat(activation))
+                try:
+                    return call(*a, **k)
+                finally:
+                    object.__setattr__(self, "activation", activation)
+            return with_remat_activation
+        if mode.mode == "larger_than":
+            def shape_only(*a):
+                with StateScope():  # assigns and losses of this look-ahead are dropped
+                    return call(*a, **kwargs)
+            sizes = [int(np.prod(o.shape))
+                     for o in jax.tree_util.tree_leaves(jax.eval_shape(shape_only, *args))]
+            if sum(sizes) > mode.output_size_threshold:
+                return remat(call)
+        return call
 
     def _convert_inputs(self, args):
         if not args:
@@ -597,7 +644,8 @@ class Layer:
 
     # ---- symbolic (functional API) -------------------------------------------------
     def _symbolic_call(self, args, kwargs):
-        self._maybe_build(args, kwargs)
+        with self._name_scope():
+            self._maybe_build(args, kwargs)
         out_spec = self.compute_output_spec(*args, **kwargs)
         counter = iter(range(10**9))
         node_index = len(self._inbound_nodes)
@@ -644,7 +692,7 @@ class Layer:
                 for i, a in zip(kt_pos, arrays):
                     full[i] = a
                 a_args, a_kwargs = jax.tree_util.tree_unflatten(tree, full)
-                with StateScope(), layer_call(False, self._autocast_to):
+                with StateScope(), SymbolicScope(), layer_call(False, self._autocast_to):
                     info = self._call_signature()
                     if info["training"] and "training" not in a_kwargs:
                         a_kwargs["training"] = False

@@ -82,8 +82,9 @@ class Sequential(Model):
                              if self._layers else None)
             self._layers.insert(0, inp)
         x = self._layers[0].output
-        for layer in self._layers[1:]:
-            x = layer(x)
+        with self._name_scope():  # weights read `sequential/dense/kernel`, as in Keras
+            for layer in self._layers[1:]:
+                x = layer(x)
         self._symbolic_output = x
         self._build_shapes = tuple(input_shape)
         object.__setattr__(self, "built", True)
