@@ -40,6 +40,7 @@ from kerax.layers.spatial_dropout import (  # noqa: F401
     SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from kerax.layers.categorical import (  # noqa: F401
     CategoryEncoding, Discretization, HashedCrossing, IntegerLookup)
+from kerax.layers.text_preprocessing import Hashing, StringLookup  # noqa: F401
 from kerax.layers.jax_layer import FlaxLayer, JaxLayer  # noqa: F401
 from kerax.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from kerax.layers import op_nodes  # noqa: F401,E402  (Keras op nodes of functional graphs)
