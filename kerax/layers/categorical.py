@@ -4,13 +4,17 @@ CategoryEncoding, HashedCrossing, IntegerLookup.
 JAX has no string tensors, so these layers take numbers. String vocabularies
 (Keras' StringLookup, or strings given to HashedCrossing) are handled on the
 host, in the input pipeline: HashedCrossing accepts NumPy string arrays there
-(with the optional `pyfarmhash` package, to hash exactly as Keras/TensorFlow
-do), and IntegerLookup maps integer ids inside compiled programs.
+(hashed with FarmHash Fingerprint64 as Keras/TensorFlow do, see
+kerax.layers.fingerprint), and IntegerLookup maps integer ids inside compiled
+programs (StringLookup, in text_preprocessing, maps strings on the host).
 """
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerax.layers.fingerprint import fingerprint64
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.registry import register_builtin
 from kerax.variables import is_tracer
@@ -135,6 +139,17 @@ class Discretization(Layer):
                 "output_mode": self.output_mode, "sparse": self.sparse, "name": self.name,
                 "dtype": self.dtype}
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("bin_boundaries") is not None and config.get("num_bins") is not None:
+            # An adapted layer's config (Keras' too) has both: boundaries are state.
+            boundaries = config.pop("bin_boundaries")
+            layer = super().from_config(config)
+            layer.bin_boundaries = [float(b) for b in boundaries]
+            return layer
+        return super().from_config(config)
+
 
 # ---- CategoryEncoding ---------------------------------------------------------------
 @register_builtin("keras.layers")
@@ -192,14 +207,7 @@ def _fingerprint_cat64(a, b):
 
 def _feature_hash(x, where):
     if x.dtype.kind in "US" or x.dtype == object:
-        try:
-            import farmhash
-        except ImportError:
-            raise ImportError(
-                f"{where}: crossing strings needs the `pyfarmhash` package (pip install "
-                "pyfarmhash), or map the strings to integer ids first.") from None
-        flat = [farmhash.fingerprint64(v.decode() if isinstance(v, bytes) else str(v))
-                for v in x.reshape(-1)]
+        flat = [fingerprint64(v if isinstance(v, bytes) else str(v)) for v in x.reshape(-1)]
         return np.asarray(flat, dtype=np.uint64).reshape(x.shape)
     if x.dtype.kind not in "iu":
         raise ValueError(f"{where}: inputs must be integers or strings, got dtype {x.dtype}.")
@@ -427,6 +435,33 @@ class IntegerLookup(Layer):
                 idf[:len(self._idf)] = self._idf
             out = out * jnp.asarray(idf)
         return out
+
+    def save_assets(self, dir_path):
+        """Keras' `.keras` asset: an adapted vocabulary (special tokens first)
+        in `vocabulary.txt`; a vocabulary given in the constructor is in the config."""
+        if self.input_vocabulary is not None or self._vocab is None:
+            return
+        with open(os.path.join(dir_path, "vocabulary.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(str(v) for v in self.get_vocabulary()))
+
+    def load_assets(self, dir_path):
+        path = os.path.join(dir_path, "vocabulary.txt")
+        if self.input_vocabulary is not None or not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        try:
+            values = [int(line) for line in lines]
+        except ValueError:
+            raise ValueError(f"IntegerLookup {self.name!r}: the vocabulary asset holds a "
+                             "non-integer line; the file is corrupt.") from None
+        specials = self.get_vocabulary()[:self._offset()]
+        if values[:len(specials)] == specials:
+            values = values[len(specials):]
+        if values:
+            self.set_vocabulary(values)
 
     def get_config(self):
         config = super().get_config()

@@ -23,5 +23,6 @@ from kerax.utils.model_visualization import model_to_dot, plot_model  # noqa: F4
 from kerax.utils.graph_utils import get_source_inputs  # noqa: F401
 from kerax.utils.numerical_utils import normalize, to_categorical  # noqa: F401
 from kerax.utils.sequence_utils import pad_sequences  # noqa: F401
+from kerax.utils.feature_space import FeatureSpace  # noqa: F401
 
 Sequence = PyDataset  # Keras 3 keeps the Keras-2 name as an alias

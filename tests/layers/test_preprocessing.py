@@ -163,7 +163,6 @@ def test_category_encoding_against_keras(keras, mode):
 
 def test_hashed_crossing_matches_tensorflow_hash():
     # Values from Keras' own tests (computed by tf.sparse.cross_hashed).
-    pytest.importorskip("farmhash")
     layer = L.HashedCrossing(num_bins=5)
     out = layer((np.array(["A", "B", "A", "B", "A"]),
                    np.array([101, 101, 101, 102, 102])))
