@@ -9,7 +9,6 @@ Loading is safe by default: nothing named in a file is imported, only
 kerax/Keras built-ins and the objects you register or pass are created, and
 Lambda bytecode is refused unless `safe_mode=False` is passed for that call.
 """
-import io
 import warnings
 
 from kerax.layers.lambda_serialization import SafeModeScope
@@ -84,18 +83,22 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ValueError(
             f"load_model: {path!r} is a weights file; build the model in code and call "
             "`model.load_weights(path)`.")
-    config, weights = keras_file.read_keras_file(path, "load_model")
-    if "class_name" not in config:
-        raise ValueError(f"load_model: {path!r}: config.json is not a serialized model.")
-    if not compile:
-        config = _strip_compile(config)
-    with SafeModeScope(safe_mode), CustomObjectScope(custom_objects or {}):
-        model = deserialize_keras_object(config, custom_objects=custom_objects,
-                                         safe_mode=safe_mode, module="keras.models")
-    if not isinstance(model, Layer):
-        raise ValueError(f"load_model: {path!r} does not hold a model config.")
-    if weights is not None:
-        with weights_store.open_h5(io.BytesIO(weights), f"{path!r} (model.weights.h5)") as h5:
+    with keras_file.KerasArchive(path, "load_model") as archive:
+        config = archive.config()
+        if "class_name" not in config:
+            raise ValueError(f"load_model: {path!r}: config.json is not a serialized model.")
+        # As Keras: a `.keras` file without its weights is an error, checked
+        # before the model is built.
+        archive.require_weights()
+        if not compile:
+            config = _strip_compile(config)
+        with SafeModeScope(safe_mode), CustomObjectScope(custom_objects or {}):
+            model = deserialize_keras_object(config, custom_objects=custom_objects,
+                                             safe_mode=safe_mode, module="keras.models")
+        if not isinstance(model, Layer):
+            raise ValueError(f"load_model: {path!r} does not hold a model config.")
+        with archive.weights() as f, \
+                weights_store.open_h5(f, f"{path!r} (model.weights.h5)") as h5:
             weights_store.read_weights(model, h5)
     return model
 
@@ -120,14 +123,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     warning."""
     _check_model(model, "load_weights")
     path = keras_file.check_load_path(filepath, "load_weights")
-    if path.endswith(".keras"):
-        _config, data = keras_file.read_keras_file(path, "load_weights", need_config=False)
-        if data is None:
-            raise ValueError(f"load_weights: {path!r} holds no model.weights.h5.")
-        source, label = io.BytesIO(data), f"{path!r} (model.weights.h5)"
-    elif path.endswith(".h5") or path.endswith(".hdf5"):
-        source, label = path, repr(path)
-    else:
+    if not (path.endswith(".keras") or path.endswith(".h5") or path.endswith(".hdf5")):
         raise ValueError(
             "load_weights: the filename must end in `.weights.h5` (or `.keras`). "
             f"Received: filepath={path!r}")
@@ -135,6 +131,14 @@ def load_weights(model, filepath, skip_mismatch=False):
         raise ValueError(
             f"load_weights: model {model.name!r} is not built yet; build it (call it on "
             "data or call `build(input_shape)`) so its weights exist before loading.")
+    if path.endswith(".keras"):
+        with keras_file.KerasArchive(path, "load_weights") as archive, archive.weights() as f:
+            _load_h5(model, f, f"{path!r} (model.weights.h5)", skip_mismatch)
+    else:
+        _load_h5(model, path, repr(path), skip_mismatch)
+
+
+def _load_h5(model, source, label, skip_mismatch):
     with weights_store.open_h5(source, label) as h5:
         if "vars" not in h5 and ("layer_names" in h5.attrs or "model_weights" in h5):
             raise ValueError(

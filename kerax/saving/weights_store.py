@@ -20,6 +20,7 @@ model's variable before any data is read (so a tiny file cannot declare a
 huge array). Everything is validated before the first variable is assigned.
 """
 import io
+import math
 import warnings
 
 import numpy as np
@@ -28,7 +29,7 @@ from kerax.core import tracking
 from kerax.core.naming import to_snake_case
 from kerax.layers.layer import Layer, _keras_order
 from kerax.optimizers.base import Optimizer
-from kerax.saving import optimizer_layout
+from kerax.saving import keras_file, optimizer_layout
 
 __all__ = ["iter_saveables", "write_weights", "read_weights", "open_h5"]
 
@@ -236,7 +237,7 @@ def _read_rng_states(model, h5file):
             ds = _dataset(group, str(i), where)
             if tuple(ds.shape) != tuple(var.shape):
                 break
-            out.append((var, _read(ds)))
+            out.append((var, _read(ds, f"{where}/{i}")))
     return out
 
 
@@ -283,10 +284,9 @@ def _group_at(h5file, path):
 class _ReadStore:
     """The read-only `store` given to a user's `load_own_variables`."""
 
-    def __init__(self, group, where, max_bytes):
+    def __init__(self, group, where):
         self._group = group
         self._where = where
-        self._max = max_bytes
 
     def keys(self):
         return list(self._group.keys()) if self._group is not None else []
@@ -298,11 +298,7 @@ class _ReadStore:
         return key in self.keys()
 
     def __getitem__(self, key):
-        ds = _dataset(self._group, str(key), self._where)
-        nbytes = int(np.prod(ds.shape, dtype=np.float64)) * ds.dtype.itemsize
-        if nbytes > self._max:
-            raise ValueError(f"{self._where}/{key}: declared size {nbytes} bytes is too large.")
-        return _read(ds)
+        return _read(_dataset(self._group, str(key), self._where), f"{self._where}/{key}")
 
 
 def _dataset(group, key, where):
@@ -324,8 +320,28 @@ def _dataset(group, key, where):
     return ds
 
 
-def _read(ds):
-    value = ds[()]
+# HDF5 shape bombs (as Keras 3's CVE-2026-0897 guard): a chunked, compressed
+# dataset can declare a huge shape while storing next to nothing. A dataset
+# declaring more than `keras_file.BOMB_FLOOR_BYTES` and more than
+# `MAX_DATASET_EXPANSION` times the bytes it stores is refused before it is read.
+MAX_DATASET_EXPANSION = 1000
+
+
+def _read(ds, where):
+    declared = math.prod(ds.shape) * ds.dtype.itemsize
+    if declared > keras_file.BOMB_FLOOR_BYTES:
+        stored = ds.id.get_storage_size()
+        if declared > MAX_DATASET_EXPANSION * stored:
+            raise ValueError(
+                f"Refusing to read {where}: the dataset declares {declared} bytes but "
+                f"stores only {stored} in the file (a potential decompression/shape "
+                "bomb).")
+    try:
+        value = ds[()]
+    except Exception as e:  # noqa: BLE001 - h5py raises OSError, KeyError and others
+        raise ValueError(
+            f"{where}: could not read the dataset: the weights file is truncated or "
+            f"corrupt ({type(e).__name__}: {e}).") from e
     if ds.attrs.get("dtype") == "bfloat16":
         import ml_dtypes
         value = np.asarray(value).astype(ml_dtypes.bfloat16)
@@ -338,7 +354,7 @@ def _check_and_read(ds, var, where, key, label):
         raise ValueError(
             f"{label}: weight {var.name!r} has shape {tuple(var.shape)} in the model but "
             f"{shape} in the file (at {where}/{key}).")
-    return _read(ds)
+    return _read(ds, f"{where}/{key}")
 
 
 def _describe(obj, path):
@@ -404,7 +420,7 @@ def _load_optimizer(opt, group, path, label, model):
     return out
 
 
-def read_weights(model, h5file, skip_mismatch=False, max_custom_bytes=1 << 34):
+def read_weights(model, h5file, skip_mismatch=False):
     """Load `model`'s (and its optimizer's) variables from an open h5py File.
     Validates everything first, then assigns."""
     assignments = []
@@ -416,7 +432,7 @@ def read_weights(model, h5file, skip_mismatch=False, max_custom_bytes=1 << 34):
             if isinstance(obj, Optimizer):
                 assignments.extend(_load_optimizer(obj, group, path, label, model))
             elif _custom_hook(obj, "load_own_variables"):
-                custom.append((obj, _ReadStore(group, f"{path}/vars", max_custom_bytes)))
+                custom.append((obj, _ReadStore(group, f"{path}/vars")))
             else:
                 if group is None and not own_variables(obj):
                     continue
