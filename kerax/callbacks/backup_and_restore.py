@@ -9,11 +9,13 @@ import numpy as np
 from kerax.callbacks._save_freq import should_save_on_batch
 from kerax.callbacks.callback import Callback
 from kerax.io.io_utils import atomic_write
+from kerax.layers.layer import Layer
+from kerax.saving import training_state
 
 __all__ = ["BackupAndRestore"]
 
 _META_KEY = "__kerax_backup__"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: keys are structural (kerax.saving.training_state)
 
 
 def _write_backup(path, state, epoch, batch):
@@ -75,18 +77,24 @@ class BackupAndRestore(Callback):
             used if the latest one cannot be read.
         delete_checkpoint: delete `backup_dir` at the end of a completed `fit`.
 
-    The contract with the model (implemented by kerax's trainer):
+    What is saved: every model variable (trainable or not), every optimizer
+    variable (including its iteration count) and the seed-generator states,
+    each keyed by its structural position in the model (the walk the
+    weights file uses, see `kerax.saving.training_state`), never by
+    auto-generated names. So the same program resumes in a new process, or in
+    the same process with the model built again (a re-run notebook cell, a
+    retry loop), and layers that share an explicit name are kept apart.
 
-    - `model._backup_state() -> dict[str, numpy.ndarray]`: every value needed
-      to resume (model variables, trainable or not, optimizer variables
-      including its iteration count, seed-generator states), keyed by stable
-      names that are the same in a fresh process running the same program.
-    - `model._restore_state(state)`: assigns all the values of such a dict
-      (building the optimizer first if it is not built yet); raises a clear
-      error when a name is missing or a shape differs.
-    - After `on_train_begin`, `fit` reads `model._initial_epoch`: when it is
-      not None it is the 0-based epoch to resume from, replacing the
-      `initial_epoch` argument. The callback sets it on restore.
+    The folder holds only the callback's own files (`latest.npz`,
+    `latest.npz.bkp`); at the end of a completed `fit` only those are
+    deleted, and the folder itself only when that leaves it empty.
+
+    A model that is not a kerax model may take part by providing
+    `_backup_state() -> dict[str, numpy.ndarray]` and
+    `_restore_state(state)`. After `on_train_begin`, `fit` reads
+    `model._initial_epoch`: when not None it is the 0-based epoch to resume
+    from, replacing the `initial_epoch` argument; the callback sets it on
+    restore.
 
     Example:
 
@@ -124,6 +132,17 @@ class BackupAndRestore(Callback):
                             f"{type(self.model).__name__} does not provide.")
         return fn
 
+    def _backup_state(self):
+        if isinstance(self.model, Layer):
+            return training_state.backup(self.model)
+        return self._model_method("_backup_state")()
+
+    def _restore_state(self, state):
+        if isinstance(self.model, Layer):
+            training_state.restore(self.model, state, where=f"The backup in {self.backup_dir!r}")
+        else:
+            self._model_method("_restore_state")(state)
+
     def on_train_begin(self, logs=None):
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = -1
@@ -137,7 +156,7 @@ class BackupAndRestore(Callback):
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
                 errors.append(f"{path}: {e}")
                 continue
-            self._model_method("_restore_state")(state)
+            self._restore_state(state)
             self._current_epoch = meta["epoch"]
             self.model._initial_epoch = meta["epoch"]
             return
@@ -162,7 +181,7 @@ class BackupAndRestore(Callback):
     _should_save_on_batch = should_save_on_batch
 
     def _save(self, batch):
-        state = self._model_method("_backup_state")()
+        state = self._backup_state()
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._backup_path):
             with open(self._backup_path, "rb") as src, \
@@ -170,6 +189,22 @@ class BackupAndRestore(Callback):
                 shutil.copyfileobj(src, dst)
         _write_backup(self._backup_path, state, self._current_epoch, batch)
 
+    def _own_files(self):
+        """The files of this callback in `backup_dir`: the backups and the
+        temporary files of saves that were interrupted."""
+        names = {os.path.basename(self._backup_path), os.path.basename(self._prev_backup_path)}
+        try:
+            listing = os.listdir(self.backup_dir)
+        except OSError:
+            return []
+        return [os.path.join(self.backup_dir, f) for f in listing
+                if f in names or (f.endswith(".tmp") and any(
+                    f.startswith(f".{n}.") for n in names))]
+
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
-            shutil.rmtree(self.backup_dir)
+        if not self.delete_checkpoint or not os.path.isdir(self.backup_dir):
+            return
+        for path in self._own_files():
+            os.remove(path)
+        if not os.listdir(self.backup_dir):
+            os.rmdir(self.backup_dir)
