@@ -2,8 +2,10 @@
 the public names kerax lacks at the same path.
 
 Run with `-s` to see the per-module table and the overall percentage. The
-modules of issue 10's "Also missing" paragraph (keras.tree, keras.config,
-keras.dtype_policies, keras.mixed_precision) must have none missing; for the
+modules of issue 10 (COMPLETE: the top level, keras.utils, keras.tree,
+keras.config, keras.dtype_policies, keras.mixed_precision, keras.models,
+keras.ops.image, ...) must have none missing, apart from the names LATER
+assigns to later issues; for the
 others the test asserts only that the number of names kerax has does not drop
 below the figure recorded in FLOOR (raise it when you add names).
 """
@@ -32,14 +34,25 @@ EXCLUDED_NAMES = {
 # Quantized dtype policies come with quantization (the catalogue issue).
 QUANTIZED = {"AWQDTypePolicy", "GPTQDTypePolicy", "Int4DTypePolicy", "QuantizedDTypePolicy",
              "QuantizedFloat8DTypePolicy"}
-COMPLETE = ["keras.tree", "keras.config", "keras.dtype_policies", "keras.mixed_precision",
+# Names the issue on real programs leaves to later issues: they count in the
+# overall percentage but not in the completeness check of COMPLETE's modules.
+LATER = {
+    "keras.distribution": "issue 13 (distribution)",
+    "keras.distillation": "issue 15 (catalogue: distillation)",
+    "keras.visualization": "issue 15 (catalogue: bounding boxes and visualization)",
+    "keras.quantizers": "issue 15 (catalogue: quantization)",
+    "keras.Quantizer": "issue 15 (catalogue: quantization)",
+    "keras.utils.bounding_boxes": "issue 15 (catalogue: bounding boxes)",
+}
+COMPLETE = ["keras", "keras.utils", "keras.tree", "keras.config", "keras.dtype_policies",
+            "keras.mixed_precision",
             "keras.models", "keras.ops.image", "keras.preprocessing", "keras.preprocessing.image",
             "keras.preprocessing.sequence", "keras.activations"]
 
 # Names kerax has, per Keras module, as measured when this test was written;
 # coverage may only go up.
 FLOOR = {
-    "keras": 44,
+    "keras": 45,
     "keras.activations": 35,
     "keras.backend": 14,
     "keras.callbacks": 13,
@@ -79,7 +92,7 @@ FLOOR = {
     "keras.regularizers": 12,
     "keras.saving": 12,
     "keras.tree": 12,
-    "keras.utils": 37,
+    "keras.utils": 38,
     "keras.utils.bounding_boxes": 0,
     "keras.visualization": 0,
 }
@@ -152,7 +165,8 @@ def measured(keras):
 
 @pytest.mark.parametrize("module", COMPLETE)
 def test_task_modules_are_complete(measured, module):
-    assert measured[module][1] == [], f"{module} lacks {measured[module][1]}"
+    missing = [n for n in measured[module][1] if f"{module}.{n}" not in LATER]
+    assert missing == [], f"{module} lacks {missing}"
 
 
 def test_coverage_does_not_drop(measured):
