@@ -4,6 +4,10 @@ Every activation is a plain function of an array (a NumPy/JAX array, a Python
 number or a `kerax.Variable`) built on `jax.numpy` / `jax.nn`, so it works
 eagerly and inside `kerax.function` / `jax.jit` alike.
 
+On symbolic tensors (`kerax.Input`) an activation records the op Keras 3
+records for it (`ops.gelu`, `ops.softmax`, ...; `relu` and `mish` have node
+classes of their own), so functional graphs using them save as Keras saves them.
+
 `get(identifier)` resolves `None` (-> `linear`), a name ("relu", "swish"), a
 serialized dict or any callable (a user function such as
 `def my_softplus(z): ...` is returned as is). `serialize` returns the name of a
@@ -13,7 +17,10 @@ does.
 import jax
 import jax.numpy as jnp
 
+from kerax import ops
 from kerax import registry as _reg
+from kerax.ops.dispatch import symbolic_op
+from kerax.ops.keras_names import KERAS_OPS
 from kerax.variables import Variable
 
 _MODULE = "keras.activations"
@@ -28,9 +35,20 @@ __all__ = [
 ]
 
 
+# The op a symbolic call records, where it is not `kerax.ops.<same name>`.
+_RECORDED_AS = {"exponential": ops.exp, "hard_silu": ops.hard_silu, "tanh": ops.tanh,
+                "linear": lambda x: x}
+
+
 def _register(*aliases):
+    """Register an activation under its Keras name, as an op that records
+    itself on symbolic tensors."""
     def deco(fn):
-        return _reg.register_builtin(_MODULE, name=fn.__name__, aliases=aliases)(fn)
+        key = f"activations.{fn.__name__}"
+        via = None if key in KERAS_OPS else _RECORDED_AS.get(fn.__name__) or getattr(
+            ops.nn, fn.__name__)
+        op = symbolic_op(fn, key, via=via)
+        return _reg.register_builtin(_MODULE, name=fn.__name__, aliases=aliases)(op)
     return deco
 
 

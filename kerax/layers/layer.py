@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import constraints, initializers, regularizers
+from kerax import constraints, initializers, ops, regularizers
 from kerax.core import config, tracking
 from kerax.core.naming import current_path, name_scope, to_snake_case, unique_name
 from kerax.core.remat import get_current_remat_mode, remat
@@ -23,6 +23,7 @@ from kerax.core.scope import scopes as _stack
 from kerax.core.variable import Variable
 from kerax.dtype_policies import DTypePolicy, global_policy
 from kerax.metrics.reduction_metrics import Mean
+from kerax.ops.dispatch import add_symbolic_type
 from kerax.random import SeedGenerator
 from kerax.registry import serialize_keras_object
 
@@ -32,7 +33,13 @@ __all__ = ["Layer", "KerasTensor", "any_symbolic"]
 # ---- symbolic tensors ------------------------------------------------------------
 class KerasTensor:
     """A symbolic tensor of the functional API: a shape (None for unknown
-    dimensions), a dtype and the node that produced it."""
+    dimensions), a dtype and the node that produced it.
+
+    Every `kerax.ops` function, activation and Python operator (`+`, `!=`,
+    `x[:, 1:]`, ...) applied to it records a node, as in Keras 3. As in Keras,
+    `==` is identity (so tensors work as dict keys and in lists) while `!=` is
+    the element-wise `ops.not_equal`.
+    """
 
     def __init__(self, shape, dtype="float32", name=None, sparse=False, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -40,6 +47,10 @@ class KerasTensor:
         self.name = name
         self.sparse = sparse
         self._history = history  # (layer, node_index, tensor_index)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        add_symbolic_type(cls)  # ops record subclasses' instances too
 
     @property
     def ndim(self):
@@ -54,14 +65,123 @@ class KerasTensor:
     def __jax_array__(self):
         raise TypeError(
             "A symbolic KerasTensor (from kerax.Input) cannot be used as a JAX array. "
-            "Use kerax layers (or kerax.layers.Lambda) on symbolic tensors; JAX "
-            "functions only run on real arrays when the model is called.")
+            "Use kerax.ops / kerax layers (or kerax.layers.Lambda) on symbolic tensors; "
+            "JAX functions only run on real arrays when the model is called.")
 
     def __array__(self, dtype=None, copy=None):
         return self.__jax_array__()
 
     def __bool__(self):
         raise TypeError("A symbolic KerasTensor has no truth value.")
+
+    def __int__(self):
+        raise TypeError("A symbolic KerasTensor has no value: it cannot be an int.")
+
+    def __float__(self):
+        raise TypeError("A symbolic KerasTensor has no value: it cannot be a float.")
+
+    def __iter__(self):
+        raise NotImplementedError(
+            "Iterating over a symbolic KerasTensor is not supported; use "
+            "kerax.ops.unstack or indexing.")
+
+    # ---- operators: recorded as Keras' ops ------------------------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return ops.multiply(other, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __truediv__(self, other):
+        return ops.true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.true_divide(other, self)
+
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return ops.mod(other, self)
+
+    def __pow__(self, other):
+        return ops.power(self, other)
+
+    def __rpow__(self, other):
+        return ops.power(other, self)
+
+    def __neg__(self):
+        return ops.negative(self)
+
+    def __abs__(self):
+        return ops.absolute(self)
+
+    def __round__(self, ndigits=None):
+        return ops.round(self, ndigits or 0)
+
+    def __lt__(self, other):
+        return ops.less(self, other)
+
+    def __le__(self, other):
+        return ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        return ops.greater(self, other)
+
+    def __ge__(self, other):
+        return ops.greater_equal(self, other)
+
+    def __ne__(self, other):
+        return ops.not_equal(self, other)
+
+    # Keras' KerasTensor maps &, |, ^, ~ to the logical ops.
+    def __and__(self, other):
+        return ops.logical_and(self, other)
+
+    def __rand__(self, other):
+        return ops.logical_and(other, self)
+
+    def __or__(self, other):
+        return ops.logical_or(self, other)
+
+    def __ror__(self, other):
+        return ops.logical_or(other, self)
+
+    def __xor__(self, other):
+        return ops.logical_xor(self, other)
+
+    def __rxor__(self, other):
+        return ops.logical_xor(other, self)
+
+    def __invert__(self):
+        return ops.logical_not(self)
+
+    def __getitem__(self, key):
+        return ops.get_item(self, key)
 
 
 def any_symbolic(*args, **kwargs):

@@ -1,89 +1,197 @@
-"""Keras ops recorded as nodes of a functional graph.
+"""kerax ops recorded as nodes of a functional graph, as Keras 3 records them.
 
-Keras 3 records an op applied to symbolic tensors (`x + 1`, `ops.not_equal(x, 0)`
-for an Embedding mask, ...) as a node whose class is the op, under module
-`keras.src.ops.*`. kerax records its own symbolic arithmetic the same way, so such
-graphs save, load and move between kerax and Keras. Only the fixed list of ops
-below is known: a file naming any other op is refused like any unknown class.
+`ops.not_equal(x, 0)`, `ops.concatenate([a, b], axis=-1)`, `x[:, 2:-2]`, `x + 1`
+or `activations.relu(x)` on symbolic tensors (`kerax.Input`) reach `record`
+through kerax.ops.dispatch. The call becomes an instance of the op's node
+class: named, saved and loaded as Keras' operation class for that op
+(`keras.src.ops.numpy.NotEqual`, ...; kerax.ops.keras_names), with the op's
+static arguments as its config and the rest as the node's call arguments. Its
+output spec comes from `jax.eval_shape` of the real op.
+
+Only ops of kerax.ops (and the activations Keras gives a class) have node
+classes, so a file that names anything else is refused like any unknown class:
+loading never runs code from a file.
 """
+import collections
+import inspect
+
 import jax.numpy as jnp
 
+from kerax import activations, ops
 from kerax.core.naming import to_snake_case, unique_name
-from kerax.layers.core import OpLambda
-from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.layer import KerasTensor
+from kerax.layers.operation import Operation
+from kerax.ops.dispatch import register_symbolic
+from kerax.ops.keras_names import KERAS_OPS
 from kerax.registry import register_builtin
 
-__all__ = ["OpNode", "OP_NODES"]
+__all__ = ["OpNode", "OP_NODES", "record"]
+
+_MODULES = {"core": ops.core, "numpy": ops.numpy, "math": ops.math, "linalg": ops.linalg,
+            "nn": ops.nn, "image": ops.image, "activations": activations}
 
 
-class OpNode(Layer):
-    """A layer that applies one fixed op to its arguments."""
+def _contains_symbolic(value):
+    if isinstance(value, KerasTensor):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_symbolic(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_symbolic(v) for v in value.values())
+    return False
 
-    fn = None
+
+class OpNode(Operation):
+    """One call of a kerax op on symbolic tensors (Keras' operation object).
+
+    The class says which op (`op_key`, `fn`) and which of its arguments are
+    the constructor's (`constructor`); an instance holds their values and is
+    called with the remaining (call) arguments.
+    """
+
+    op_key = None  # "numpy.add"
+    fn = None  # the op itself (never a symbolic-dispatching wrapper)
+    constructor = ()  # names of the arguments Keras passes to the constructor
+    signature = None  # the op's signature
+    call_signature = None  # ... without the constructor arguments
+
+    def __init__(self, name=None, **arguments):
+        unknown = sorted(set(arguments) - set(self.constructor))
+        if unknown:
+            raise ValueError(
+                f"Operation {type(self).__name__} (kerax.ops {self.op_key}) got unknown "
+                f"arguments {unknown}; its arguments are {list(self.constructor)}.")
+        super().__init__(name=name)
+        self._op_arguments = arguments
 
     def call(self, *args, **kwargs):
         kwargs.pop("training", None)
         kwargs.pop("mask", None)
-        return type(self).fn(*args, **kwargs)
+        try:
+            bound = self.call_signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"Operation {self.name!r} ({type(self).__name__}, kerax.ops "
+                            f"{self.op_key}): {e}.") from None
+        arguments = dict(self._op_arguments)
+        var_kw = _var_keyword(self.signature)
+        if var_kw is not None:
+            extra = {k: arguments.pop(k) for k in list(arguments)
+                     if k not in self.signature.parameters}
+            extra.update(bound.arguments.pop(var_kw, {}))
+            arguments[var_kw] = extra
+        arguments.update(bound.arguments)
+        ordered = collections.OrderedDict(
+            (p, arguments[p]) for p in self.signature.parameters if p in arguments)
+        full = inspect.BoundArguments(self.signature, ordered)
+        return type(self).fn(*full.args, **full.kwargs)
 
     def get_config(self):
-        return {"name": self.name}
-
-    def get_build_config(self):
-        return None  # ops have no build step (Keras' op objects have none)
+        config = {"name": self.name}
+        for key, value in self._op_arguments.items():
+            if key == "dtype" and value is not None:
+                value = jnp.dtype(value).name
+            config[key] = value
+        return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(name=config.get("name"))
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<Operation name={self.name}>"
 
 
-_NUMPY_OPS = {
-    "Add": jnp.add, "Subtract": jnp.subtract, "Multiply": jnp.multiply,
-    "Divide": jnp.divide, "TrueDivide": jnp.true_divide, "Power": jnp.power,
-    "Negative": jnp.negative, "Abs": jnp.abs, "Absolute": jnp.abs, "Square": jnp.square,
-    "Sqrt": jnp.sqrt, "Exp": jnp.exp, "Log": jnp.log, "Matmul": jnp.matmul,
-    "Equal": jnp.equal, "NotEqual": jnp.not_equal, "Greater": jnp.greater,
-    "GreaterEqual": jnp.greater_equal, "Less": jnp.less, "LessEqual": jnp.less_equal,
-    "LogicalAnd": jnp.logical_and, "LogicalOr": jnp.logical_or,
-    "LogicalNot": jnp.logical_not, "Maximum": jnp.maximum, "Minimum": jnp.minimum,
-    "Sum": jnp.sum, "Mean": jnp.mean, "Max": jnp.max, "Min": jnp.min,
-    "Any": jnp.any, "All": jnp.all, "ExpandDims": jnp.expand_dims, "Squeeze": jnp.squeeze,
-    "Transpose": jnp.transpose,
-}
-
-OP_NODES = {}
-for _name, _fn in _NUMPY_OPS.items():
-    _cls = type(_name, (OpNode,), {"fn": staticmethod(_fn), "__module__": __name__,
-                                   "__doc__": f"The `{_fn.__name__}` op as a graph node."})
-    register_builtin("keras.src.ops.numpy", name=_name)(_cls)
-    OP_NODES[_name] = _cls
+class _GetItem(OpNode):
+    def call(self, x, key, **kwargs):
+        # As Keras' GetItem: a key read back from a file as a list is a tuple.
+        return super().call(x, tuple(key) if isinstance(key, list) else key, **kwargs)
 
 
-# ---- Python operators on symbolic tensors ------------------------------------------
-# `x + 1`, `-x`, `x[:, 0]` on a KerasTensor record an op node (saved as Keras does).
-_OPERATORS = {"__add__": ("Add", False), "__radd__": ("Add", True),
-              "__sub__": ("Subtract", False), "__rsub__": ("Subtract", True),
-              "__mul__": ("Multiply", False), "__rmul__": ("Multiply", True),
-              "__truediv__": ("TrueDivide", False), "__rtruediv__": ("TrueDivide", True),
-              "__pow__": ("Power", False), "__matmul__": ("Matmul", False),
-              "__rmatmul__": ("Matmul", True), "__lt__": ("Less", False),
-              "__le__": ("LessEqual", False), "__gt__": ("Greater", False),
-              "__ge__": ("GreaterEqual", False)}
+def _var_keyword(signature):
+    for p in signature.parameters.values():
+        if p.kind == p.VAR_KEYWORD:
+            return p.name
+    return None
 
 
-def _record(op, *args):
-    return OP_NODES[op](name=unique_name(to_snake_case(op)))(*args)
+def _node_class(key, keras_module, class_name, constructor):
+    submodule, name = key.split(".")
+    wrapped = getattr(_MODULES[submodule], name)
+    fn = getattr(wrapped, "__wrapped__", wrapped)
+    signature = inspect.signature(fn)
+    constructor = tuple(constructor.split())
+    call_signature = signature.replace(parameters=[
+        p for p in signature.parameters.values() if p.name not in constructor])
+    base = _GetItem if key == "numpy.get_item" else OpNode
+    module = ("keras.src.activations.activations" if keras_module == "activations"
+              else f"keras.src.ops.{keras_module}")
+    cls = type(class_name, (base,), {
+        "op_key": key, "fn": staticmethod(fn), "constructor": constructor,
+        "signature": signature, "call_signature": call_signature, "__module__": __name__,
+        "__doc__": f"`kerax.{'ops.' if submodule != 'activations' else ''}{key}` as a graph "
+                   f"node (Keras' `{module}.{class_name}`)."})
+    return module, cls
 
 
-def _operator(op, reflected):
-    def method(self, other):
-        return _record(op, other, self) if reflected else _record(op, self, other)
-    return method
+OP_NODES = {}  # op key -> node class
+_by_class = {}
+for _key, (_module, _class_name, _constructor) in KERAS_OPS.items():
+    if (_module, _class_name) in _by_class:
+        # An alias (swish of silu, linalg.qr of math.qr, extract_patches_3d of
+        # extract_patches): recorded, saved and loaded as the first op listed.
+        OP_NODES[_key] = _by_class[(_module, _class_name)]
+        continue
+    _keras_module, _cls = _node_class(_key, _module, _class_name, _constructor)
+    OP_NODES[_key] = _by_class[(_module, _class_name)] = _cls
+    register_builtin(_keras_module, name=_class_name)(_cls)
 
 
-for _method, (_op, _reflected) in _OPERATORS.items():
-    setattr(KerasTensor, _method, _operator(_op, _reflected))
-KerasTensor.__neg__ = lambda self: _record("Negative", self)
-KerasTensor.__abs__ = lambda self: _record("Absolute", self)
-KerasTensor.__getitem__ = lambda self, key: OpLambda(
-    lambda a: a[key], name=unique_name("getitem"))(self)
+def record(key, args, kwargs):
+    """Record the call of op `key` on symbolic arguments as a graph node and
+    return its symbolic output(s)."""
+    if key == "image.extract_patches_3d":
+        # Keras records it as ExtractPatches with a 3D size (strides likewise).
+        arguments = dict(inspect.signature(ops.image.extract_patches_3d).bind(
+            *args, **kwargs).arguments)
+        for name in ("size", "strides"):
+            if isinstance(arguments.get(name), int):
+                arguments[name] = (arguments[name],) * 3
+        arguments["images"] = arguments.pop("volumes")
+        return record("image.extract_patches", (), arguments)
+    cls = OP_NODES[key]
+    try:
+        bound = cls.signature.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"kerax.ops {key}: {e}.") from None
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    var_kw = _var_keyword(cls.signature)
+    extra = dict(arguments.pop(var_kw, {})) if var_kw else {}
+    static = {}
+    for name in cls.constructor:
+        if name in arguments:
+            static[name] = arguments.pop(name)
+        elif name in extra:
+            static[name] = extra.pop(name)
+    for name, value in static.items():
+        if _contains_symbolic(value):
+            raise TypeError(
+                f"kerax.ops {key}: argument `{name}` must be a fixed value, not a symbolic "
+                "tensor (Keras takes it when the op is created, as a Python value).")
+    call_args, call_kwargs = [], {}
+    for p in cls.call_signature.parameters.values():
+        if p.name not in arguments:
+            continue
+        value = arguments[p.name]
+        if p.kind == p.VAR_POSITIONAL:
+            call_args.extend(value)
+        elif p.kind == p.KEYWORD_ONLY:
+            call_kwargs[p.name] = value
+        else:
+            call_args.append(value)
+    call_kwargs.update(extra)
+    node = cls(name=unique_name(to_snake_case(cls.__name__)), **static)
+    return node(*call_args, **call_kwargs)
+
+
+register_symbolic(KerasTensor, record)

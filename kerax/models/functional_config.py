@@ -19,6 +19,7 @@ import jax
 
 from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer, _is_kt
+from kerax.layers.op_nodes import OpNode
 from kerax.registry import deserialize_keras_object, serialize_keras_object
 from kerax.trainers.trainer import Trainer
 
@@ -157,6 +158,12 @@ def functional_config(model):
             return {"class_name": "__keras_tensor__",
                     "config": {"shape": list(x.shape), "dtype": x.dtype,
                                "keras_history": tensor_ref(x)}}
+        if isinstance(x, slice):  # `x[:, 2:-2]` (Keras' spelling of a slice)
+            return {"class_name": "__slice__", "config": {
+                "start": ser_value(x.start), "stop": ser_value(x.stop),
+                "step": ser_value(x.step)}}
+        if x is Ellipsis:
+            return {"class_name": "__ellipsis__", "config": {}}
         if isinstance(x, (list, tuple)):
             return [ser_value(e) for e in x]
         if isinstance(x, dict):
@@ -167,6 +174,8 @@ def functional_config(model):
     for layer in graph.layers:
         entry = serialize_model_config(layer)
         entry["name"] = layer.name
+        if isinstance(layer, OpNode):
+            entry["registered_name"] = entry["class_name"]  # as Keras writes its ops
         nodes = []
         if not isinstance(layer, InputLayer):
             for n in layer._inbound_nodes:
@@ -262,6 +271,13 @@ def functional_from_config(cls, config, custom_objects=None):
             return outs[hist[2]]
         if isinstance(x, list):
             return [resolve(e) for e in x]
+        if isinstance(x, dict) and x.get("class_name") == "__slice__":
+            inner = x.get("config")
+            if not isinstance(inner, dict) or set(inner) - {"start", "stop", "step"}:
+                raise ValueError(f"Malformed functional config: bad slice {x!r}.")
+            return slice(*(resolve(inner.get(k)) for k in ("start", "stop", "step")))
+        if isinstance(x, dict) and x.get("class_name") == "__ellipsis__":
+            return Ellipsis
         if isinstance(x, dict):
             if "class_name" in x:
                 return deserialize_keras_object(x, custom_objects=custom_objects)

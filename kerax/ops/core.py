@@ -79,11 +79,26 @@ def cast(x, dtype):
 
 
 def shape(x):
+    """The shape of `x` as a tuple (None for an unknown dimension of a
+    symbolic tensor).
+
+    >>> shape(np.zeros((2, 3)))
+    (2, 3)
+    """
     return tuple(jnp.shape(unwrap(x)))
 
 
 def dtype(x):
-    return jnp.asarray(unwrap(x)).dtype.name
+    """The dtype name of `x` (also of a symbolic tensor).
+
+    >>> dtype(np.zeros(2, "int32"))
+    'int32'
+    """
+    x = unwrap(x)
+    dt = getattr(x, "dtype", None)
+    if dt is None or not hasattr(x, "shape"):
+        dt = jnp.asarray(x).dtype
+    return jnp.dtype(dt).name
 
 
 def stop_gradient(x):
