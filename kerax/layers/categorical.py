@@ -299,8 +299,9 @@ class IntegerLookup(Layer):
                  vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
                  output_mode="int", sparse=False, pad_to_max_tokens=False,
                  oov_method="floormod", salt=None, name=None, **kwargs):
-        kwargs.pop("vocabulary_size", None)
+        frozen_size = kwargs.pop("vocabulary_size", None)
         super().__init__(name=name, **kwargs)
+        self._frozen_vocab_size = frozen_size  # from a config: the size before assets load
         where = f"IntegerLookup {self.name!r}"
         _check_mode(output_mode, where, self._modes)
         if invert and output_mode != "int":
@@ -435,6 +436,26 @@ class IntegerLookup(Layer):
                 idf[:len(self._idf)] = self._idf
             out = out * jnp.asarray(idf)
         return out
+
+    def compute_output_spec(self, inputs, **kwargs):
+        """Shapes without running the lookup (a model rebuilt from a config is
+        called symbolically before its vocabulary asset is loaded)."""
+        shape = tuple(inputs.shape)
+        if self.output_mode == "int":
+            return KerasTensor(shape, "int32")
+        depth = self.vocabulary_size() if self._vocab is not None else self._frozen_vocab_size
+        if self.pad_to_max_tokens and self.max_tokens is not None:
+            depth = max(depth or 0, self.max_tokens)
+        if depth is None:
+            raise ValueError(f"Layer {self.name!r} (IntegerLookup): output_mode="
+                             f"{self.output_mode!r} needs the vocabulary size; pass "
+                             "`vocabulary=` or call adapt(data) before using it in a model.")
+        if self.output_mode == "one_hot":
+            out = shape[:-1] + (depth,) if len(shape) > 1 and shape[-1] == 1 \
+                else shape + (depth,)
+        else:
+            out = shape[:-1] + (depth,)
+        return KerasTensor(out, self.compute_dtype)
 
     def save_assets(self, dir_path):
         """Keras' `.keras` asset: an adapted vocabulary (special tokens first)

@@ -41,6 +41,7 @@ import zlib
 
 import numpy as np
 
+from kerax.core.memory import readable_size
 from kerax.io.io_utils import atomic_write
 from kerax.version import __version__
 
@@ -116,7 +117,8 @@ def to_json(config):
 
 
 def write_keras_file(path, config, weights_bytes, assets=None):
-    """Write the zip atomically. `config` is the model's serialized dict."""
+    """Write the zip atomically. `config` is the model's serialized dict;
+    `assets` maps member names (`assets/...`) to bytes (see saving.assets)."""
     config_json = to_json(config)
     metadata = {"keras_version": FORMAT_VERSION,
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
@@ -126,6 +128,8 @@ def write_keras_file(path, config, weights_bytes, assets=None):
             zf.writestr(METADATA_MEMBER, json.dumps(metadata, indent=4))
             zf.writestr(CONFIG_MEMBER, config_json)
             zf.writestr(WEIGHTS_MEMBER, weights_bytes)
+            for name, data in sorted((assets or {}).items()):  # `assets/<path>/<file>`
+                zf.writestr(name, data)
 
 
 # ---- reading -----------------------------------------------------------------------
@@ -146,16 +150,6 @@ def check_load_path(filepath, what="load_model"):
             "SavedModel folder cannot be loaded by kerax; export it from Keras as a "
             "`.keras` file.)")
     return path
-
-
-def _readable(nbytes):
-    """`2147483648` -> `'2.00 GiB'`."""
-    size = float(nbytes)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if size < 1024 or unit == "PiB":
-            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.2f} {unit}"
-        size /= 1024
-    return f"{nbytes} bytes"  # pragma: no cover
 
 
 def _check_member_name(name, path):
@@ -188,8 +182,8 @@ def _check_member(info, path, archive_size):
     if (info.file_size > BOMB_FLOOR_BYTES
             and info.file_size > MAX_EXPANSION * info.compress_size):
         raise ValueError(
-            f"{path!r}: member {name!r} declares {_readable(info.file_size)} but only "
-            f"{_readable(info.compress_size)} are stored on disk (more than "
+            f"{path!r}: member {name!r} declares {readable_size(info.file_size)} but only "
+            f"{readable_size(info.compress_size)} are stored on disk (more than "
             f"{MAX_EXPANSION}x expansion); refusing to load a potential decompression "
             "bomb. If you trust this file, raise the limit with "
             "`kerax.saving.keras_file.MAX_EXPANSION = ...` before loading it.")

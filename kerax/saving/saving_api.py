@@ -14,7 +14,7 @@ import warnings
 from kerax.layers.lambda_serialization import SafeModeScope
 from kerax.layers.layer import Layer
 from kerax.registry import CustomObjectScope, deserialize_keras_object
-from kerax.saving import keras_file, weights_store
+from kerax.saving import assets, keras_file, weights_store
 from kerax.io.io_utils import atomic_write
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
@@ -53,7 +53,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     config = model._saving_config()
     keras_file.to_json(config)
     weights = weights_store.to_bytes_h5(model)
-    keras_file.write_keras_file(path, config, weights)
+    keras_file.write_keras_file(path, config, weights, assets.collect_assets(model))
 
 
 def _strip_compile(config):
@@ -100,6 +100,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         with archive.weights() as f, \
                 weights_store.open_h5(f, f"{path!r} (model.weights.h5)") as h5:
             weights_store.read_weights(model, h5)
+        assets.restore_assets(model, assets.read_assets(path))  # vocabularies, ...
     return model
 
 

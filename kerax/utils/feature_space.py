@@ -627,7 +627,11 @@ class FeatureSpace(Layer):
         return cls(**config)
 
     def get_build_config(self):
-        return {n: f.preprocessor.get_build_config() or {} for n, f in self.features.items()}
+        # A layer built by build_from_config may not report its build config
+        # again: keep the one it was loaded with, so a reloaded space re-saves.
+        loaded = getattr(self, "_loaded_build_config", None) or {}
+        return {n: f.preprocessor.get_build_config() or loaded.get(n) or {}
+                for n, f in self.features.items()}
 
     def build_from_config(self, config):
         for name, build_config in (config or {}).items():
@@ -637,6 +641,7 @@ class FeatureSpace(Layer):
             preprocessor = self.features[name].preprocessor
             if not preprocessor.built and hasattr(preprocessor, "build_from_config"):
                 preprocessor.build_from_config(build_config)
+        self._loaded_build_config = dict(config or {})
         self._is_adapted = True
         self.built = True
 
