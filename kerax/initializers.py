@@ -24,6 +24,7 @@ import numpy as np
 from kerax import config as _config
 from kerax import random as _random
 from kerax import registry as _reg
+from kerax.core.memory import check_allocation
 
 _MODULE = "keras.initializers"
 
@@ -39,7 +40,9 @@ def _register(name, *aliases):
     return _reg.register_builtin(_MODULE, name=name, aliases=aliases)
 
 
-def _shape(shape, who):
+def _shape(shape, who, dtype):
+    """The shape as a tuple of ints, checked to fit in the devices' memory
+    (asking XLA for more can abort the process instead of raising)."""
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     try:
@@ -49,6 +52,7 @@ def _shape(shape, who):
             f"{who}: `shape` must be a tuple of non-negative ints, got {shape!r}.") from None
     if any(d < 0 for d in shape):
         raise ValueError(f"{who}: `shape` must be a tuple of non-negative ints, got {shape!r}.")
+    check_allocation(shape, _dtype(dtype, who), f"{who} initializer")
     return shape
 
 
@@ -90,7 +94,7 @@ class Zeros(Initializer):
 
     def __call__(self, shape, dtype=None):
         # Built on the host: no XLA compilation per shape at model build.
-        return jnp.asarray(np.zeros(_shape(shape, "Zeros"), _dtype(dtype, "Zeros")))
+        return jnp.asarray(np.zeros(_shape(shape, "Zeros", dtype), _dtype(dtype, "Zeros")))
 
 
 @_register("Ones", "ones", "one")
@@ -98,7 +102,7 @@ class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype=None):
-        return jnp.asarray(np.ones(_shape(shape, "Ones"), _dtype(dtype, "Ones")))
+        return jnp.asarray(np.ones(_shape(shape, "Ones", dtype), _dtype(dtype, "Ones")))
 
 
 @_register("Constant", "constant")
@@ -109,7 +113,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype=None):
-        shape = _shape(shape, "Constant")
+        shape = _shape(shape, "Constant", dtype)
         with jax.ensure_compile_time_eval():
             value = jnp.asarray(self.value, _dtype(dtype, "Constant"))
             try:
@@ -139,7 +143,7 @@ class Identity(Initializer):
         self.gain = gain
 
     def __call__(self, shape, dtype=None):
-        shape = _shape(shape, "Identity")
+        shape = _shape(shape, "Identity", dtype)
         if len(shape) != 2:
             raise ValueError(
                 "Identity matrix initializer can only be used for 2D matrices. "
@@ -196,7 +200,7 @@ class RandomNormal(RandomInitializer):
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
-        shape = _shape(shape, "RandomNormal")
+        shape = _shape(shape, "RandomNormal", dtype)
         dtype = _dtype(dtype, "RandomNormal", floating=True)
         with jax.ensure_compile_time_eval():
             return _random.normal(shape, mean=self.mean, stddev=self.stddev,
@@ -216,7 +220,7 @@ class RandomUniform(RandomInitializer):
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
-        shape = _shape(shape, "RandomUniform")
+        shape = _shape(shape, "RandomUniform", dtype)
         dtype = _dtype(dtype, "RandomUniform", floating=True)
         with jax.ensure_compile_time_eval():
             return _random.uniform(shape, minval=self.minval, maxval=self.maxval,
@@ -237,7 +241,7 @@ class TruncatedNormal(RandomInitializer):
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
-        shape = _shape(shape, "TruncatedNormal")
+        shape = _shape(shape, "TruncatedNormal", dtype)
         dtype = _dtype(dtype, "TruncatedNormal", floating=True)
         with jax.ensure_compile_time_eval():
             return _random.truncated_normal(shape, mean=self.mean, stddev=self.stddev,
@@ -328,7 +332,7 @@ class VarianceScaling(RandomInitializer):
 
     def __call__(self, shape, dtype=None):
         who = type(self).__name__
-        shape = _shape(shape, who)
+        shape = _shape(shape, who, dtype)
         dtype = _dtype(dtype, who, floating=True)
         fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out,
@@ -414,7 +418,7 @@ class Orthogonal(RandomInitializer):
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
-        shape = _shape(shape, "Orthogonal")
+        shape = _shape(shape, "Orthogonal", dtype)
         if len(shape) < 2:
             raise ValueError(
                 "The tensor to initialize must be at least two-dimensional. "

@@ -19,6 +19,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from kerax.core import config
+from kerax.core.memory import check_allocation
 from kerax.core import scope as _scope
 from kerax.core.dtypes import standardize_dtype
 from kerax.core.naming import current_path
@@ -220,6 +221,8 @@ class Variable:
                         f"Variable {name!r}: when `initial_value` is a callable "
                         "(initializer), `shape` is required.")
                 dt = _standardize_dtype(dtype) or jnp.dtype(config.floatx())
+                # before XLA is asked: a failed huge allocation can abort the process
+                check_allocation(tuple(shape), dt, f"Variable {self._path!r}")
                 value = None
                 if policy is not None:
                     sharding = self._ask_placement(policy, tuple(shape), dt)
