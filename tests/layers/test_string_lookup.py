@@ -149,3 +149,12 @@ def test_string_lookup_adapt_ties_and_unicode_order():
     layer = StringLookup()
     layer.adapt(np.array(["b", "é", "a", "z", "é"]))
     assert layer.get_vocabulary() == ["[UNK]", "é", "z", "b", "a"]
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from kerax.layers import fingerprint, text_preprocessing
+    for module in (fingerprint, text_preprocessing):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

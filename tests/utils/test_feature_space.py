@@ -221,3 +221,11 @@ def test_host_evaluation_equals_each_layers_own_call(adapted):
     x = np.array([[2.0, 0.0]], "float32")
     np.testing.assert_allclose(_apply(norm, x), np.asarray(norm(x)), rtol=1e-6)
     assert {"Normalization", "Rescaling", "Discretization", "IntegerLookup"} <= checked
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from kerax.utils import feature_space
+    result = doctest.testmod(feature_space)
+    assert result.failed == 0 and result.attempted > 0
