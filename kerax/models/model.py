@@ -97,7 +97,22 @@ class Model(Trainer, Layer):
             raise NotImplementedError(
                 f"Model {type(self).__name__}: subclasses must implement call(), or "
                 "build the model with kerax.Model(inputs, outputs).")
-        return self._graph.run(inputs, training=training)
+        outputs = self._graph.run(inputs, training=training)
+        # Keras 3: a one-element list/tuple of outputs comes back as the tensor
+        return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 \
+            else outputs
+
+    def compute_output_spec(self, *args, **kwargs):
+        """A functional model called on symbolic tensors gives its outputs in
+        the structure it was built with (`outputs=[x]` gives a one-element
+        list, as in Keras 3); called on arrays, a one-element list/tuple is
+        unwrapped."""
+        spec = Layer.compute_output_spec(self, *args, **kwargs)
+        if self.__dict__.get("_graph") is None:
+            return spec
+        structure = jax.tree_util.tree_structure(self._graph.outputs, is_leaf=_is_kt)
+        return jax.tree_util.tree_unflatten(
+            structure, jax.tree_util.tree_leaves(spec, is_leaf=_is_kt))
 
     def build(self, input_shape=None):
         """For a subclassed model, build its layers with a symbolic call on

@@ -228,26 +228,32 @@ class Trainer:
             self.optimizer.build(self.trainable_variables)
 
     # ---- metrics -----------------------------------------------------------------------
-    @property
-    def metrics(self):
+    def _named_metrics(self):
+        """(log name, metric) pairs: the loss, each loss term's tracker, the
+        compiled metrics (named per output as Keras 3 logs them), then the
+        metrics of the layers."""
         out = []
         st = self.__dict__.get("_trainer_state")
         if st is not None and st.loss_tracker is not None:
-            out.append(st.loss_tracker)
+            out.append((st.loss_tracker.name, st.loss_tracker))
             if self._loss is not None and self._loss.built:
-                out.extend(t for t in self._loss.trackers if t is not None)
+                out.extend((t.name, t) for t in self._loss.trackers)
             if self._compile_metrics.built:
-                out.extend(self._compile_metrics.metrics)
-        seen = {id(m) for m in out}
+                out.extend(self._compile_metrics.named_metrics())
+        seen = {id(m) for _, m in out}
         for m in Layer.metrics.fget(self):
             if id(m) not in seen:
                 seen.add(id(m))
-                out.append(m)
+                out.append((m.name, m))
         return out
 
     @property
+    def metrics(self):
+        return [m for _, m in self._named_metrics()]
+
+    @property
     def metrics_names(self):
-        return [m.name for m in self.metrics]
+        return [name for name, _ in self._named_metrics()]
 
     def reset_metrics(self):
         for m in self.metrics:
@@ -255,13 +261,31 @@ class Trainer:
 
     def get_metrics_result(self):
         logs = {}
-        for m in self.metrics:
+        for name, m in self._named_metrics():
             r = m.result()
             if isinstance(r, dict):
                 logs.update(r)
             else:
-                logs[m.name] = r
+                logs[name] = r
         return logs
+
+    def _logs_as_list(self, logs):
+        """evaluate/train_on_batch/test_on_batch without `return_dict`: the
+        values in Keras 3's order (the loss, the metrics by their own names,
+        the loss terms, then every other key sorted); a single value alone."""
+        order = []
+        st = self.__dict__.get("_trainer_state")
+        if st is not None and st.loss_tracker is not None:
+            order.append(st.loss_tracker.name)
+            if self._compile_metrics.built:
+                order.extend(m.name for m in self._compile_metrics.metrics)
+            if self._loss is not None and self._loss.built:
+                order.extend(t.name for t in self._loss.trackers)
+        order.extend(m.name for m in Layer.metrics.fget(self))
+        keys = list(dict.fromkeys(k for k in order if k in logs))
+        keys += sorted(k for k in logs if k not in keys)
+        values = [logs[k] for k in keys]
+        return values[0] if len(values) == 1 else values
 
     # ---- the overridable step pieces ------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -623,17 +647,15 @@ class Trainer:
         logs = self._evaluate_data(data, cbs, steps)
         if return_dict:
             return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._logs_as_list(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         self._ensure_trainer_state()
         verbose = 1 if verbose == "auto" else int(verbose)
-        if isinstance(x, tuple) and len(x) in (2, 3) and da._is_array_structure(x[0]):
-            x = x[0]
+        # In-memory `x` is the model's inputs, whatever its structure (a tuple
+        # of arrays feeds a multi-input model, as in Keras); only batches
+        # yielded by a dataset or generator are read as (x[, y[, sample_weight]]).
         data = da.make_data(x, None, None, batch_size, False, steps)
-        if data.kind == "arrays":
-            data.data = (data.data[0],) if isinstance(data.data, tuple) else data.data
         outputs = []
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=data.steps)
@@ -675,8 +697,7 @@ class Trainer:
             self._one_batch("train", da.pack_x_y_sample_weight(x, y, sample_weight)))
         if return_dict:
             return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._logs_as_list(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
@@ -685,8 +706,7 @@ class Trainer:
             self._one_batch("test", da.pack_x_y_sample_weight(x, y, sample_weight)))
         if return_dict:
             return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._logs_as_list(logs)
 
     def predict_on_batch(self, x):
         self._ensure_trainer_state()
@@ -746,10 +766,10 @@ def _validate_names(loss, metrics, weighted_metrics):
         return [spec]
 
     for name in leaves(loss):
-        if isinstance(name, str):
+        if isinstance(name, str) and name.lower() not in ("crossentropy", "ce"):
             losses_mod.get(name)
     for name in leaves(metrics) + leaves(weighted_metrics):
-        if isinstance(name, str) and name not in ("accuracy", "acc", "crossentropy", "ce"):
+        if isinstance(name, str) and name.lower() not in ("accuracy", "acc"):
             metrics_mod.get(name)
 
 

@@ -271,7 +271,8 @@ def test_sequential_and_functional_match_keras(keras):
     xb = np.random.default_rng(4).normal(size=(4, 6)).astype(np.float32)
     out_k = k([xa, xb])
     out_kx = kx([xa, xb])
-    np.testing.assert_allclose(np.asarray(out_kx[0]), np.asarray(out_k[0] if isinstance(out_k, list) else out_k), atol=1e-5)
+    assert type(out_kx) is type(out_k)  # outputs=[output] comes back unwrapped, as in Keras
+    np.testing.assert_allclose(np.asarray(out_kx), np.asarray(out_k), atol=1e-5)
     assert kx.count_params() == k.count_params()
     assert [type(l).__name__ for l in kx.layers] == [type(l).__name__ for l in k.layers]
     assert [l.name for l in kx.layers][:2] == ["deep_input", kx.layers[1].name]
