@@ -75,7 +75,8 @@ class BackupAndRestore(Callback):
             resumed `fit` then restarts the interrupted epoch).
         double_checkpoint: also keep the previous backup (`latest.npz.bkp`),
             used if the latest one cannot be read.
-        delete_checkpoint: delete `backup_dir` at the end of a completed `fit`.
+        delete_checkpoint: delete the backup at the end of a completed `fit`
+            (the callback's own files; `backup_dir` too if that empties it).
 
     What is saved: every model variable (trainable or not), every optimizer
     variable (including its iteration count) and the seed-generator states,

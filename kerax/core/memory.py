@@ -10,11 +10,6 @@ declaring such a size raises a catchable `AllocationTooLargeError` (both a
 The limit is the memory of the default backend's local devices together
 (`bytes_limit` of each accelerator; on CPU, the machine's physical memory):
 an array larger than that can never be created, sharded or not.
-
->>> check_allocation((4, 10**12), "float32", "Variable 'kernel'")
-Traceback (most recent call last):
-...
-kerax.core.memory.AllocationTooLargeError: Variable 'kernel': shape (4, 1000000000000) of float32 needs 14.55 TiB, ...
 """
 import functools
 import math
@@ -65,14 +60,25 @@ def _capacity():
 
 
 def device_memory_bytes():
-    """The memory an array may take at most, in bytes (None if unknown)."""
+    """The memory an array may take at most, in bytes (None if unknown).
+
+    >>> device_memory_bytes() > 0
+    True
+    """
     return _capacity()[0]
 
 
 def check_allocation(shape, dtype, what):
     """Raise `AllocationTooLargeError` if an array of `shape` and `dtype`
     cannot fit in the devices' memory; `what` names it in the message
-    (e.g. "Layer 'dense' weight 'kernel'")."""
+    (e.g. "Variable 'dense/kernel'").
+
+    >>> check_allocation((4, 10**12), "float32", "Variable 'dense/kernel'")
+    Traceback (most recent call last):
+    ...
+    kerax.core.memory.AllocationTooLargeError: Variable 'dense/kernel': shape (4, 1000000000000) of float32 needs 14.55 TiB, ...
+    >>> check_allocation((784, 128), "float32", "fine")  # small sizes pass
+    """
     n = math.prod(int(d) for d in shape)
     dtype = jnp.dtype(dtype)
     nbytes = n * dtype.itemsize

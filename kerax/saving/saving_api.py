@@ -71,6 +71,20 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
       compile: also restore the compile configuration and optimizer state.
       safe_mode: refuse Lambda bytecode (default True). Only an explicit
         `safe_mode=False` for this call allows it; no global switch does.
+
+    A file that is hostile or incomplete is refused with a `ValueError`
+    before anything large is allocated: an archive member declaring more
+    than 256 MiB at over 100 times its stored size (a decompression bomb;
+    raise `kerax.saving.keras_file.MAX_EXPANSION` for a file you trust), an
+    HDF5 dataset declaring over 1000 times what it stores, a layer size that
+    cannot fit in memory, or a file without `model.weights.h5` (as Keras 3).
+
+    >>> import os, tempfile, kerax
+    >>> model = kerax.Sequential([kerax.Input((3,)), kerax.layers.Dense(2)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> model.save(path)
+    >>> kerax.models.load_model(path).layers[0].kernel.shape
+    (3, 2)
     """
     if not isinstance(safe_mode, bool):
         raise TypeError(f"load_model: `safe_mode` must be True or False, got {safe_mode!r}.")
