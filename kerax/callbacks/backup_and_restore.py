@@ -9,8 +9,6 @@ import numpy as np
 from kerax.callbacks._save_freq import should_save_on_batch
 from kerax.callbacks.callback import Callback
 from kerax.io.io_utils import atomic_write
-from kerax.layers.layer import Layer
-from kerax.saving import training_state
 
 __all__ = ["BackupAndRestore"]
 
@@ -90,12 +88,14 @@ class BackupAndRestore(Callback):
     `latest.npz.bkp`); at the end of a completed `fit` only those are
     deleted, and the folder itself only when that leaves it empty.
 
-    A model that is not a kerax model may take part by providing
-    `_backup_state() -> dict[str, numpy.ndarray]` and
-    `_restore_state(state)`. After `on_train_begin`, `fit` reads
-    `model._initial_epoch`: when not None it is the 0-based epoch to resume
-    from, replacing the `initial_epoch` argument; the callback sets it on
-    restore.
+    The contract with the model (kerax's trainer implements it with
+    `kerax.saving.training_state`): `model._backup_state() -> dict[str,
+    numpy.ndarray]` returns every value needed to resume, under structural
+    keys; `model._restore_state(state)` checks and assigns such a dict
+    (building the optimizer first if needed). After `on_train_begin`, `fit`
+    reads `model._initial_epoch`: when not None it is the 0-based epoch to
+    resume from, replacing the `initial_epoch` argument; the callback sets it
+    on restore.
 
     Example:
 
@@ -133,17 +133,6 @@ class BackupAndRestore(Callback):
                             f"{type(self.model).__name__} does not provide.")
         return fn
 
-    def _backup_state(self):
-        if isinstance(self.model, Layer):
-            return training_state.backup(self.model)
-        return self._model_method("_backup_state")()
-
-    def _restore_state(self, state):
-        if isinstance(self.model, Layer):
-            training_state.restore(self.model, state, where=f"The backup in {self.backup_dir!r}")
-        else:
-            self._model_method("_restore_state")(state)
-
     def on_train_begin(self, logs=None):
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = -1
@@ -157,7 +146,7 @@ class BackupAndRestore(Callback):
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
                 errors.append(f"{path}: {e}")
                 continue
-            self._restore_state(state)
+            self._model_method("_restore_state")(state)
             self._current_epoch = meta["epoch"]
             self.model._initial_epoch = meta["epoch"]
             return
@@ -182,7 +171,7 @@ class BackupAndRestore(Callback):
     _should_save_on_batch = should_save_on_batch
 
     def _save(self, batch):
-        state = self._backup_state()
+        state = self._model_method("_backup_state")()
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._backup_path):
             with open(self._backup_path, "rb") as src, \

@@ -28,7 +28,7 @@ from kerax.callbacks import CallbackList
 from kerax.core import config as core_config
 from kerax.core.scope import StateScope, pure
 from kerax.layers.layer import Layer
-from kerax.random import global_seed_generator
+from kerax.saving import training_state
 from kerax.registry import deserialize_keras_object
 from kerax.trainers import data_adapter as da
 from kerax.trainers.compile_utils import CompileLoss, CompileMetrics
@@ -594,33 +594,14 @@ class Trainer:
         return _to_float_logs(step_logs)
 
     # ---- state for BackupAndRestore ----------------------------------------------
-    def _state_variables(self):
-        out = {}
-        for v in self.variables:
-            out.setdefault(f"model/{v.path}", v)
-        if getattr(self, "optimizer", None) is not None:
-            for v in self.optimizer.variables:
-                out.setdefault(f"optimizer/{v.path}", v)
-        out["global_seed_generator"] = global_seed_generator().state
-        return out
-
     def _backup_state(self):
-        names = {}
-        state = {}
-        for name, var in self._state_variables().items():
-            n = names[name] = names.get(name, -1) + 1
-            state[name if n == 0 else f"{name}#{n}"] = np.asarray(var.numpy())
+        """Everything needed to resume, keyed by structure, never by
+        auto-generated names (kerax.saving.training_state)."""
+        state = training_state.backup(self)
         return state
 
     def _restore_state(self, state):
-        if getattr(self, "optimizer", None) is not None and not self.optimizer.variables:
-            self.optimizer.build(self.trainable_variables)
-        variables = self._state_variables()
-        missing = [k for k in variables if k not in state]
-        if missing:
-            raise ValueError(f"The backup does not hold state for {missing[:5]}.")
-        for name, var in variables.items():
-            var.assign(state[name])
+        training_state.restore(self, state)
 
     # ---- evaluate / predict ------------------------------------------------------------
     def _evaluate_data(self, data, callbacks=None, steps=None):
