@@ -73,7 +73,9 @@ def test_killed_saves_leave_a_loadable_file(tmp_path):
     finally:
         pending[0].kill()
         pending[0].join()
-    assert len(seen) > 1  # the children really did overwrite the file
+    # the children really did overwrite the file (each reports its first
+    # complete save before it may be killed, so this holds on a loaded machine)
+    assert seen and 0.0 not in seen
 
 
 def test_save_writes_through_a_temp_file_and_replace(tmp_path, monkeypatch):
