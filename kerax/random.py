@@ -50,7 +50,12 @@ class SeedGenerator:
 
 
 def global_seed_generator():
-    return _GLOBAL["gen"]
+    """The generator behind `seed=None`, made on first use (so importing
+    kerax starts no JAX backend: `kerax.distribution.initialize` may follow)."""
+    gen = _GLOBAL["gen"]
+    if gen is None:
+        gen = _GLOBAL["gen"] = SeedGenerator(_GLOBAL["seed"], name="global_seed_generator")
+    return gen
 
 
 def make_default_seed():
@@ -66,7 +71,7 @@ def set_random_seed(seed):
     _pyrandom.seed(int(seed))
     np.random.seed(int(seed) % (2**32))
     # Keep the same Variable: compiled functions may already read it.
-    gen = _GLOBAL["gen"]
+    gen = global_seed_generator()
     gen._initial_seed = int(seed)
     gen.state.assign(np.asarray(jax.random.key_data(jax.random.key(int(seed) % (2**32)))))
 
@@ -163,4 +168,4 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
 
 
 # Created at import, never inside a trace: compiled functions read it as state.
-_GLOBAL = {"gen": SeedGenerator(make_default_seed(), name="global_seed_generator")}
+_GLOBAL = {"gen": None, "seed": make_default_seed()}

@@ -7,6 +7,12 @@
   variables' values as inputs and the assigned ones as outputs.
 - `kerax.grad` / `kerax.value_and_grad` (the analogue of `GradientTape`):
   gradients with respect to Variables (or positional arguments).
+
+Under a `kerax.distribution` distribution, `kerax.function` splits its array
+inputs along the batch axis of the mesh (`distribution.distribute_data`) and
+compiles with each state variable's sharding as the sharding of its new
+value, so a custom training loop runs data- or model-parallel as written;
+XLA inserts the collectives (the gradient all-reduce).
 """
 import functools
 import inspect
@@ -15,12 +21,13 @@ import weakref
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax._src import array as _jax_array  # ArrayImpl: no public name
 
 from kerax.core import tracking
 from kerax.core.scope import StateScope, current_scope, is_tracer
 from kerax.core.scope import scopes as _stack
 from kerax.core.trace import trace as core_trace
-from kerax.core.variable import Variable
+from kerax.core.variable import Variable, get_placement
 
 __all__ = ["function", "grad", "value_and_grad", "KeraxFunction"]
 
@@ -115,6 +122,12 @@ class KeraxFunction:
 
     # ---- calling -------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        policy = get_placement()
+        if policy is not None and self.jit_compile and not _stack() and not _any_tracer(
+                args, kwargs):
+            args, kwargs = self._distribute(policy, args, kwargs)
+            program, arrays = self._trace_for(args, kwargs, policy)
+            return self._run(program, arrays)
         if not kwargs and self.jit_compile:
             # Fast path: positional concrete arrays only (the hot loop of a
             # custom training step) -- a cheap signature, no pytree walk.
@@ -150,7 +163,7 @@ class KeraxFunction:
             _store_losses(program.loss_owners, losses)
         return program.unflatten(out)
 
-    def _trace(self, key, leaves, treedef, dyn):
+    def _trace(self, key, leaves, treedef, dyn, policy=None):
         static_kw = dict(key[2])
 
         def flat_fn(*arrays):
@@ -164,25 +177,48 @@ class KeraxFunction:
         program = core_trace(flat_fn, arrays, allow_create=not self._traces,
                              name=getattr(self._fn, "__name__", None))
         self.trace_count += 1
-        program.jitted = jax.jit(program.run, donate_argnums=(0,) if self._donate else ())
+        out_shardings = None
+        if policy is not None:
+            # new state keeps each variable's layout; outputs as XLA propagates
+            shardings = policy.state_shardings(program.variables)
+            out_shardings = (None, [shardings[i] for i in program.assigned], None)
+        program.jitted = jax.jit(program.run, donate_argnums=(0,) if self._donate else (),
+                                 out_shardings=out_shardings)
         self._traces[key] = program
         return program
 
     # ---- inspection ------------------------------------------------------------
-    def _trace_for(self, args, kwargs):
+    def _distribute(self, policy, args, kwargs):
+        """The array arguments as global arrays split along the batch axis of
+        the active distribution (`policy`); in a multi-process run each
+        process passes its own rows."""
+        leaves, treedef = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_var)
+        fname = getattr(self._fn, "__name__", "function")
+        out = [policy.distribute_data(
+                   leaf, name=f"kerax.function {fname!r}: array input #{i} "
+                              f"(shape {tuple(np.shape(leaf))})")
+               if _is_arraylike(leaf) else leaf for i, leaf in enumerate(leaves)]
+        return jax.tree_util.tree_unflatten(treedef, out)
+
+    def _trace_for(self, args, kwargs, policy=None):
+        """The program for these arguments (traced if new) and its array inputs."""
         key, leaves, treedef, dyn = self._split(args, kwargs)
+        if policy is not None:
+            key = key + (policy,)
         trace = self._traces.get(key)
         if trace is None:
-            trace = self._trace(key, leaves, treedef, dyn)
+            trace = self._trace(key, leaves, treedef, dyn, policy)
         return trace, dyn
 
     def get_jaxpr(self, *args, **kwargs):
         """The traced program (a ClosedJaxpr) for these arguments; traces if new."""
-        return self._trace_for(args, kwargs)[0].jaxpr
+        return self._inspect(args, kwargs)[0].jaxpr
 
     def lower(self, *args, **kwargs):
-        """The `jax.stages.Lowered` program for these arguments."""
-        program, dyn = self._trace_for(args, kwargs)
+        """The `jax.stages.Lowered` program for these arguments (under a
+        distribution, with its shardings: `.compile().as_text()` shows the
+        collectives)."""
+        program, dyn = self._inspect(args, kwargs)
         return program.jitted.lower(program.values(), program.consts,
                                     [d for d in dyn if d is not None])
 
@@ -192,13 +228,21 @@ class KeraxFunction:
 
     def get_variables(self, *args, **kwargs):
         """The Variables the traced program reads for these arguments."""
-        return list(self._trace_for(args, kwargs)[0].read_variables)
+        return list(self._inspect(args, kwargs)[0].read_variables)
+
+    def _inspect(self, args, kwargs):
+        policy = get_placement()
+        if policy is not None:
+            args, kwargs = self._distribute(policy, args, kwargs)
+        return self._trace_for(args, kwargs, policy)
 
     def __repr__(self):
         return f"<kerax.function {getattr(self._fn, '__name__', self._fn)!r} traces={self.trace_count}>"
 
 
-_ArrayImpl = type(jnp.zeros(()))
+# the concrete array type (not made from an array: importing kerax starts no
+# JAX backend, so `kerax.distribution.initialize` can still run)
+_ArrayImpl = _jax_array.ArrayImpl
 _NOT_FAST = object()
 
 

@@ -37,7 +37,6 @@ QUANTIZED = {"AWQDTypePolicy", "GPTQDTypePolicy", "Int4DTypePolicy", "QuantizedD
 # Names the issue on real programs leaves to later issues: they count in the
 # overall percentage but not in the completeness check of COMPLETE's modules.
 LATER = {
-    "keras.distribution": "issue 13 (distribution)",
     "keras.distillation": "issue 15 (catalogue: distillation)",
     "keras.visualization": "issue 15 (catalogue: bounding boxes and visualization)",
     "keras.quantizers": "issue 15 (catalogue: quantization)",
@@ -47,7 +46,7 @@ LATER = {
 COMPLETE = ["keras", "keras.utils", "keras.tree", "keras.config", "keras.dtype_policies",
             "keras.mixed_precision",
             "keras.models", "keras.ops.image", "keras.preprocessing", "keras.preprocessing.image",
-            "keras.preprocessing.sequence", "keras.activations"]
+            "keras.preprocessing.sequence", "keras.activations", "keras.distribution"]
 
 # Names kerax has, per Keras module, as measured when this test was written;
 # coverage may only go up.
@@ -68,7 +67,7 @@ FLOOR = {
     "keras.datasets.mnist": 0,
     "keras.datasets.reuters": 0,
     "keras.distillation": 0,
-    "keras.distribution": 0,
+    "keras.distribution": 11,
     "keras.dtype_policies": 6,
     "keras.export": 0,
     "keras.initializers": 36,

@@ -19,6 +19,7 @@ LEVELS = [
     ("kerax.config", 2),  # facade over core.config and the dtype policy
     ("kerax.initializers", 2), ("kerax.activations", 2), ("kerax.regularizers", 2),
     ("kerax.constraints", 2),
+    ("kerax.distribution", 2),  # on core and kerax.random: optimizers, saving and the engine ask it
     ("kerax.losses", 3), ("kerax.metrics", 3), ("kerax.optimizers", 3),
     ("kerax.layers", 4),
     ("kerax.saving", 5), ("kerax.export", 5),

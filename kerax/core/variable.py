@@ -13,10 +13,18 @@ exists whole on one device); an eager `assign` keeps the variable's sharding.
 The core knows no distribution: the policy is any object with a method
 `variable_sharding(variable) -> Sharding | None`.
 """
+import contextlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
+
+try:  # no public switch: Variables are made under ensure_compile_time_eval, which
+    # would fold a compiled initializer into a constant computed whole
+    from jax._src.config import eager_constant_folding as _constant_folding
+except ImportError:  # pragma: no cover - another JAX
+    _constant_folding = None
 
 from kerax.core import config
 from kerax.core.memory import check_allocation
@@ -82,13 +90,25 @@ def place(variable, sharding):
 
 
 def _same_sharding(value, sharding):
-    current = getattr(value, "sharding", None)
-    if current is None:
-        return False
-    try:
-        return current.is_equivalent_to(sharding, len(value.shape))
-    except (TypeError, ValueError, AttributeError):
-        return current == sharding
+    return getattr(value, "sharding", None) == sharding
+
+
+class _ExplicitLayout:
+    """The placement of a Variable given `layout=` while no distribution is
+    active: that layout (a `jax.sharding.Sharding`, or an object with a
+    `backend_layout` sharding, such as a `TensorLayout` with its mesh)."""
+
+    def variable_sharding(self, variable):
+        layout = variable._layout
+        if isinstance(layout, jax.sharding.Sharding):
+            return layout
+        sharding = getattr(layout, "backend_layout", None)
+        if not isinstance(sharding, jax.sharding.Sharding):
+            raise ValueError(
+                f"Variable {variable.path!r}: `layout` must be a "
+                "kerax.distribution.TensorLayout or a jax.sharding.Sharding, got "
+                f"{layout!r}.")
+        return sharding
 
 
 def _sharded_init(initializer, shape, dtype, sharding):
@@ -102,7 +122,9 @@ def _sharded_init(initializer, shape, dtype, sharding):
 
     def init():
         scope = _scope.StateScope()
-        with scope:
+        folding = (_constant_folding(False) if _constant_folding is not None
+                   else contextlib.nullcontext())
+        with folding, scope:
             value = jnp.asarray(initializer(shape, dtype), dtype=dtype)
         record["vars"] = [var for var, _ in scope.assigned_items()]
         return value, [val for _, val in scope.assigned_items()]
@@ -211,6 +233,8 @@ class Variable:
         self._layout = layout
         self._placed = None
         policy = _PLACEMENT[0]
+        if policy is None and layout is not None:
+            policy = _ExplicitLayout()  # a layout given with no distribution active
         sharding = None
         # Initial values are always computed outside any trace: a Variable holds
         # concrete values only.

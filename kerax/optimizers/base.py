@@ -22,6 +22,11 @@ The update rule is `_transform(learning_rate)` (the built-in optimizers,
 `OptaxOptimizer`) or, Keras-style, `update_step(gradient, variable,
 learning_rate)` over the Variables a subclass creates in its `build` (after
 `super().build`): those Variables are then the rule's state.
+
+Under a `kerax.distribution` distribution each slot (and EMA average) is
+created with the layout of the variable it belongs to, already split (the
+chain's init is compiled with those output shardings); the step counter and
+other shared leaves are replicated.
 """
 import inspect
 import re
@@ -35,6 +40,7 @@ import optax
 
 from kerax import config, initializers
 from kerax.core.naming import auto_name
+from kerax.distribution import distribution as _distribution
 from kerax.optimizers import transforms
 from kerax.optimizers.schedules import LearningRateSchedule
 from kerax.registry import deserialize_keras_object, serialize_keras_object
@@ -54,6 +60,32 @@ def _outside_traces():
 def _concrete(var):
     """The concrete value of `var` (its stored one when read inside a trace)."""
     return var._value
+
+
+def _owner_layout(owner, shape):
+    """The layout of a slot shaped `shape` that belongs to Variable `owner`
+    (under a distribution: the owner's, when the shapes agree)."""
+    if _distribution() is None or tuple(shape) != tuple(owner.shape):
+        return None
+    return owner._layout if owner._layout is not None else owner._placed
+
+
+def _slot_shardings(tx, params, var_list):
+    """`out_shardings` for `jit(tx.init)`: each state leaf that belongs to
+    a parameter of its shape gets that parameter's sharding (None: no
+    distribution, or XLA's choice for the others)."""
+    if _distribution() is None:
+        return None
+    abstract = jax.eval_shape(tx.init, params)
+    owners = transforms.param_owners(tx, abstract, params)
+    leaves, treedef = jax.tree_util.tree_flatten(abstract)
+    out = []
+    for leaf, owner in zip(leaves, owners):
+        placed = None
+        if owner >= 0 and tuple(leaf.shape) == var_list[owner].shape:
+            placed = var_list[owner]._placed
+        out.append(placed)
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def _is_schedule(x):
@@ -155,7 +187,7 @@ class Optimizer:
         self._set_learning_rate(learning_rate, initial=True)
 
     # ---- variables -----------------------------------------------------------
-    def _make_variable(self, value, name, dtype=None, shape=None, track=True):
+    def _make_variable(self, value, name, dtype=None, shape=None, track=True, layout=None):
         with jax.ensure_compile_time_eval():
             if isinstance(value, jax.Array) and value.ndim == 0:
                 # Own buffer: an optax init may return the same scalar for several
@@ -163,7 +195,8 @@ class Optimizer:
                 # leaves come from one jitted init, so they are distinct already;
                 # a host round trip avoids compiling a copy per shape.)
                 value = jax.device_put(np.array(value))
-            var = Variable(value, shape=shape, dtype=dtype, trainable=False, name=name)
+            var = Variable(value, shape=shape, dtype=dtype, trainable=False, name=name,
+                           layout=layout)
         var._shared = False  # the optimizer made this buffer itself
         var._path = f"{self.name}/{name}"
         if track:
@@ -186,9 +219,20 @@ class Optimizer:
 
     def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
                      layout=None, name=None):
-        """Create and track an optimizer Variable (Keras API)."""
+        """Create and track an optimizer Variable (Keras API). `layout`: its
+        `kerax.distribution.TensorLayout` under a distribution."""
         dtype = dtype or config.floatx()
         shape = tuple(shape)
+        if _distribution() is not None:
+            # an initializer, not a value: the Variable is created already split
+            init = initializer
+            if isinstance(init, str):
+                init = initializers.get(init)
+            elif not callable(init):
+                def init(shape, dtype, fill=initializer):
+                    return jnp.full(shape, fill, dtype)
+            return self._make_variable(init, name or "variable", dtype=dtype, shape=shape,
+                                       layout=layout)
         with jax.ensure_compile_time_eval():
             if isinstance(initializer, str):
                 if initializer == "zeros":  # host-built: no compile per shape
@@ -201,14 +245,16 @@ class Optimizer:
                 value = initializer(shape, dtype)
             else:
                 value = jnp.full(shape, initializer, dtype)
-        return self._make_variable(value, name or "variable", dtype=dtype)
+        return self._make_variable(value, name or "variable", dtype=dtype, layout=layout)
 
     def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
         """A Variable shaped like `reference_variable`, named
         `{reference path with '_'}_{name}` (Keras API)."""
         name = f"{reference_variable.path.replace('/', '_')}_{name or 'var'}"
         return self.add_variable(reference_variable.shape, initializer=initializer,
-                                 dtype=reference_variable.dtype, name=name)
+                                 dtype=reference_variable.dtype, name=name,
+                                 layout=_owner_layout(reference_variable,
+                                                      reference_variable.shape))
 
     def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
         """One Variable per trainable variable (per name when `name` is a list)."""
@@ -402,8 +448,10 @@ class Optimizer:
         tx = self._chain(0.0, 0)
         if _outside_traces():
             # one compiled init for all slots (not one small program per
-            # shape), and every state leaf gets its own buffer
-            state = jax.jit(tx.init)(params)
+            # shape), and every state leaf gets its own buffer; under a
+            # distribution each leaf is made with its owner's sharding
+            state = jax.jit(tx.init, out_shardings=_slot_shardings(tx, params, var_list))(
+                params)
         else:  # built on the first call of a compiled step: stay concrete
             with jax.ensure_compile_time_eval():
                 state = tx.init(params)
@@ -422,7 +470,8 @@ class Optimizer:
             group = field if field in made and owner >= 0 else None
             field = self._slot_names.get(field, field) if group is None else field
             name = field if owner < 0 else f"{var_list[owner].path.replace('/', '_')}_{field}"
-            var = self._make_variable(node, name, track=False)
+            layout = None if owner < 0 else _owner_layout(var_list[owner], node.shape)
+            var = self._make_variable(node, name, track=False, layout=layout)
             made[group].append((var, owner))
             leaves.append(var)
         rule = made[None]
