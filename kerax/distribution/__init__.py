@@ -11,8 +11,8 @@ pod slice (call `initialize()` first on each host of a multi-host run).
 >>> with dp.scope():
 ...     layer = kerax.layers.Dense(2)
 ...     layer.build((None, 3))
->>> layer.kernel.value.sharding.spec
-PartitionSpec(None, None)
+>>> tuple(layer.kernel.value.sharding.spec)
+(None, None)
 """
 from kerax.distribution.devices import get_device_count, initialize, list_devices
 from kerax.distribution.distributions import (DataParallel, Distribution, ModelParallel,

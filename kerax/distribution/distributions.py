@@ -187,8 +187,8 @@ class Distribution:
         naming `name`.
 
         >>> mesh = DeviceMesh((1,), ["batch"], ["cpu:0"])
-        >>> DataParallel(mesh).distribute_data(np.ones((4, 2))).sharding.spec
-        PartitionSpec('batch', None)
+        >>> tuple(DataParallel(mesh).distribute_data(np.ones((4, 2))).sharding.spec)
+        ('batch', None)
         """
         leaves, tree = jax.tree_util.tree_flatten(data)
         out = [self._distribute_leaf(x, name if len(leaves) == 1 else f"{name} (leaf {i})")

@@ -115,8 +115,8 @@ class TensorLayout:
       device_mesh: the mesh; a `LayoutMap` fills it in when it is None.
 
     >>> mesh = DeviceMesh((1,), ["model"], ["cpu:0"])
-    >>> TensorLayout((None, "model"), mesh).backend_layout.spec
-    PartitionSpec(None, 'model')
+    >>> tuple(TensorLayout((None, "model"), mesh).backend_layout.spec)
+    (None, 'model')
     """
 
     def __init__(self, axes, device_mesh=None):
@@ -285,8 +285,8 @@ def to_sharding(layout, mesh=None):
     takes `mesh`, a `DeviceMesh`) or a JAX sharding.
 
     >>> m = DeviceMesh((1,), ["batch"], ["cpu:0"])
-    >>> to_sharding(TensorLayout(["batch"]), m).spec
-    PartitionSpec('batch',)
+    >>> tuple(to_sharding(TensorLayout(["batch"]), m).spec)
+    ('batch',)
     """
     if isinstance(layout, jax.sharding.Sharding):
         return layout

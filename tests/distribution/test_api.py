@@ -223,3 +223,14 @@ def test_distribute_tensor_and_data_input():
     assert kd.distribute_tensor(kt, kd.TensorLayout(["batch", None], mesh)) is kt
     arr = kd.distribute_data_input(np.ones((4, 2)), kd.TensorLayout(["batch", None], mesh))
     assert arr.shape == (4, 2) and arr.sharding.spec == jax.sharding.PartitionSpec("batch", None)
+
+
+@pytest.mark.parametrize("module", ["kerax.distribution", "kerax.distribution.devices",
+                                    "kerax.distribution.layouts",
+                                    "kerax.distribution.distributions"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

@@ -83,9 +83,9 @@ def model_parallel():
     layout_map[r"(.*/)?(query|key|value)/kernel"] = (None, "model", None)
     layout_map[r"(.*/)?(query|key|value)/bias"] = ("model", None)
     layout_map[r"(.*/)?attention_output/kernel"] = ("model", None, None)
-    layout_map["ff1/kernel"] = (None, "model")
-    layout_map["ff1/bias"] = ("model",)
-    layout_map["ff2/kernel"] = ("model", None)
+    layout_map[r"(.*/)?ff1/kernel"] = (None, "model")
+    layout_map[r"(.*/)?ff1/bias"] = ("model",)
+    layout_map[r"(.*/)?ff2/kernel"] = ("model", None)
     return kd.ModelParallel(layout_map=layout_map, batch_dim_name="batch")
 
 
