@@ -8,6 +8,18 @@ becomes one global array (`distribute_data`: each process passes its own
 rows). `kerax.function` and the training engine compile with those
 shardings; XLA inserts the collectives (the gradient all-reduce of data
 parallelism, the all-gathers of a sharded matmul).
+
+What a compiled training engine asks the active distribution
+(`distribution()`, None when there is none):
+
+- `state_shardings(variables)`: the sharding of each state variable (model,
+  optimizer, metrics, RNG), for `jax.jit`'s in/out shardings of the state
+  carry; variables made before the distribution are moved to theirs first.
+- `data_sharding(shape)`: the sharding of a global batch (first dimension on
+  `batch_dim_name`); for a stack of `steps_per_execution` batches use
+  `NamedSharding(mesh, PartitionSpec(None, batch_dim_name))`.
+- `distribute_data(batch, name)`: a host batch (this process's rows) as
+  global arrays, with the divisibility error.
 """
 import contextlib
 import warnings
