@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerax import constraints, initializers, ops, regularizers
+from kerax import constraints, initializers, ops, regularizers, tree
 from kerax.core import config, tracking
 from kerax.core.naming import current_path, name_scope, to_snake_case, unique_name
 from kerax.core.remat import get_current_remat_mode, remat
@@ -234,8 +234,106 @@ _UNTRACKED = frozenset([
     "_build_shapes", "_tracked_extra", "_compiled", "_trainer_state", "optimizer",
     "compiled_loss", "_loss", "_compile_metrics", "_compile_config", "history",
     "stop_training", "_functions", "_layers_list", "_ordered_layers", "_parent_path",
-    "_remat_mode",
+    "_remat_mode", "_auto_config", "_auto_config_error_args",
 ])
+
+
+_AUTO_CONFIG_TYPES = (str, int, float, bool, type(None))
+# Layer.__init__ arguments Keras' Layer does not list (it reads them from **kwargs)
+_KERAX_ONLY_INIT_ARGS = ("input_dim", "input_shape", "batch_input_shape", "batch_size")
+_INIT_SIGNATURES = {}
+
+
+def _init_signature(cls):
+    sig = _INIT_SIGNATURES.get(cls)
+    if sig is None:
+        sig = _INIT_SIGNATURES[cls] = inspect.signature(cls.__init__)
+    return sig
+
+
+def _uses_auto_config(cls):
+    """A class outside kerax that does not override get_config."""
+    return getattr(cls.get_config, "_kerax_default_get_config", False) and \
+        not cls.__module__.startswith("kerax.")
+
+
+def _capture_init_args(cls, args, kwargs):
+    """(config, error_args) for Keras' automatic `get_config`: the
+    constructor's arguments by name, defaults included, when they bind and
+    every value is a plain str/int/float/bool/None (nested in lists, tuples
+    or dicts); None otherwise. `error_args` marks positional-only or `*args`
+    arguments, which cannot be given back by name."""
+    try:
+        sig = _init_signature(cls)
+        bound = sig.bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None, False
+    params = list(sig.parameters.values())
+    if any(p.kind is inspect.Parameter.POSITIONAL_ONLY for p in params[1:]):
+        return None, True
+    bound.apply_defaults()
+    config = dict(bound.arguments)
+    config.pop(params[0].name)
+    for p in params[1:]:
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            config.update(config.pop(p.name, {}))
+        elif p.kind is inspect.Parameter.VAR_POSITIONAL and config.pop(p.name, ()):
+            return None, True
+    config.pop("name", None)
+    if cls.__init__ is Layer.__init__:  # as Keras' Layer.__init__ would capture them
+        for key in _KERAX_ONLY_INIT_ARGS:
+            if key not in kwargs:
+                config.pop(key, None)
+    try:
+        leaves = tree.flatten(config)
+    except (TypeError, ValueError):
+        return None, False
+    if not all(isinstance(v, _AUTO_CONFIG_TYPES) for v in leaves):
+        return None, False
+    return config, False
+
+
+def _required_init_args(cls):
+    P = inspect.Parameter
+    return [p.name for p in list(_init_signature(cls).parameters.values())[1:]
+            if p.default is P.empty and p.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD)]
+
+
+def _auto_config_error(cls_name, error_args, required=()):
+    example = """
+    class CustomLayer(keras.layers.Layer):
+        def __init__(self, arg1, arg2, **kwargs):
+            super().__init__(**kwargs)
+            self.arg1 = arg1
+            self.arg2 = arg2
+
+        def get_config(self):
+            config = super().get_config()
+            config.update({
+                "arg1": self.arg1,
+                "arg2": self.arg2,
+            })
+            return config"""
+    if required:
+        return (
+            f"Model {cls_name} must override `get_config()` in order to be serializable: "
+            f"its `__init__()` takes arguments without defaults {list(required)}, and a "
+            "model's constructor arguments are captured automatically (as in Keras 3) "
+            "only when every one of them has a default. Please implement `get_config()`."
+            "\n\nExample:\n" + example)
+    if error_args:
+        return (
+            f"Object {cls_name} was created by passing positional only or variadic "
+            "positional arguments (e.g., `*args`) to `__init__()`, which is not supported "
+            "by the automatic config generation. Please remove all positional only and "
+            "variadic arguments from `__init__()` or override `get_config()` and "
+            "`from_config()` to make the object serializable.\n\nExample:\n" + example)
+    return (
+        f"Object {cls_name} was created by passing non-serializable argument values in "
+        "`__init__()`, and therefore the object must override `get_config()` in order to "
+        "be serializable (automatic configs take only str, int, float, bool and None "
+        "values, also in lists, tuples and dicts). Please implement `get_config()`."
+        "\n\nExample:\n" + example)
 
 
 class Layer:
@@ -258,6 +356,10 @@ class Layer:
         d["_initialized"] = False
         d["_parent_path"] = None  # the name-scope path the layer's weights live under
         d["_remat_mode"] = get_current_remat_mode()
+        # Keras' automatic config: the constructor's arguments, when serializable
+        # (only for classes whose get_config would use it)
+        d["_auto_config"], d["_auto_config_error_args"] = _capture_init_args(cls, args, kwargs) \
+            if _uses_auto_config(cls) else (None, False)
         return obj
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
@@ -824,8 +926,12 @@ class Layer:
             except Exception as e:
                 if isinstance(e, (ValueError, TypeError)) and str(e).startswith(("Layer ", "Input ")):
                     raise
-                raise type(e)(f"{e}\n(while computing the output of layer {self.name!r} "
-                              f"on symbolic inputs {[leaves[i] for i in kt_pos]})") from e
+                try:
+                    err = type(e)(f"{e}\n(while computing the output of layer {self.name!r} "
+                                  f"on symbolic inputs {[leaves[i] for i in kt_pos]})")
+                except Exception:  # noqa: BLE001  (an error type that takes other arguments)
+                    raise e from None
+                raise err from e
         r2, r3 = results
 
         def merge(a, b):
@@ -836,34 +942,60 @@ class Layer:
 
     # ---- config -------------------------------------------------------------------------
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable,
-                  "dtype": _dtype_config(self._dtype_policy.name)}
+        """The layer's config: `name`, `trainable`, `dtype` (and
+        `activity_regularizer`). A subclass that does not override
+        `get_config` gets its constructor's arguments added automatically, as
+        in Keras 3, when every argument value is a str, int, float, bool or
+        None (or lists/tuples/dicts of them); otherwise it must implement
+        `get_config` (NotImplementedError says so).
+
+        >>> import kerax
+        >>> class Scale(kerax.layers.Layer):
+        ...     def __init__(self, factor=2.0, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.factor = factor
+        >>> config = Scale(3.0, name="s").get_config()
+        >>> config["name"], config["factor"]
+        ('s', 3.0)
+        """
+        config = {"name": self.name}
+        # kerax's own layers list their arguments themselves (as Keras' do)
+        if _uses_auto_config(type(self)):
+            auto = self.__dict__.get("_auto_config")
+            required = _required_init_args(type(self)) if getattr(
+                type(self), "_kerax_model", False) else []
+            if auto is None or required:
+                # (Keras 3 captures a Model subclass' arguments without their
+                # values, so a required argument makes its get_config raise)
+                raise NotImplementedError(_auto_config_error(
+                    type(self).__name__, self.__dict__.get("_auto_config_error_args", False),
+                    required))
+            config.update(auto)
+            params = _init_signature(type(self)).parameters
+            if "name" not in params and not any(
+                    p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+                config.pop("name")  # the constructor could not take it back
+        config.update({"trainable": self.trainable,
+                       "dtype": _dtype_config(self._dtype_policy.name)})
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = serialize_keras_object(self.activity_regularizer)
-        init_params = inspect.signature(type(self).__init__).parameters
-        base_params = inspect.signature(Layer.__init__).parameters
-        extra = [p for p in init_params if p not in base_params and p != "self"
-                 and init_params[p].kind not in (inspect.Parameter.VAR_KEYWORD,
-                                                  inspect.Parameter.VAR_POSITIONAL)]
-        if extra and type(self).get_config is Layer.get_config:
-            # A subclass with its own constructor arguments must say how to
-            # rebuild itself (as Keras requires).
-            missing = [p for p in extra if init_params[p].default is inspect.Parameter.empty]
-            if missing:
-                raise NotImplementedError(
-                    f"Layer {type(self).__name__} has constructor arguments {missing} "
-                    "but does not override get_config(). Implement get_config() "
-                    "returning them (merged with super().get_config()).")
         return config
+
+    get_config._kerax_default_get_config = True
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if "dtype" in config and isinstance(config["dtype"], dict):
             config["dtype"] = config["dtype"].get("config", {}).get("name")
-        return cls(**config)
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise TypeError(
+                f"Error when deserializing class '{cls.__name__}' using config={config}.\n\n"
+                f"Exception encountered: {e}") from e
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -15,11 +15,12 @@ loading never runs code from a file.
 import collections
 import inspect
 
+import jax
 import jax.numpy as jnp
 
 from kerax import activations, ops
 from kerax.core.naming import to_snake_case, unique_name
-from kerax.layers.layer import KerasTensor
+from kerax.layers.layer import KerasTensor, _is_kt
 from kerax.layers.operation import Operation
 from kerax.ops.dispatch import register_symbolic
 from kerax.ops.keras_names import KERAS_OPS
@@ -85,6 +86,25 @@ class OpNode(Operation):
         full = inspect.BoundArguments(self.signature, ordered)
         return type(self).fn(*full.args, **full.kwargs)
 
+    def compute_output_spec(self, *args, **kwargs):
+        try:
+            try:
+                return super().compute_output_spec(*args, **kwargs)
+            except (TypeError, ValueError):
+                args, kwargs, changed = _unify_unknown_dims(args, kwargs)
+                if not changed:
+                    raise
+                # (None, 2) + (5, 2): broadcasting makes the None a 5 (or a 1)
+                return super().compute_output_spec(*args, **kwargs)
+        except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+                jax.errors.TracerIntegerConversionError,
+                jax.errors.TracerBoolConversionError) as e:
+            raise ValueError(
+                f"kerax.ops {self.op_key} cannot run on symbolic tensors here: the shape "
+                "of its output depends on the values of its inputs, which a symbolic "
+                "tensor does not have. Compute it in a layer's call() on real arrays "
+                f"(or give the op static sizes). JAX said: {str(e).splitlines()[0]}") from e
+
     def get_config(self):
         config = {"name": self.name}
         for key, value in self._op_arguments.items():
@@ -99,6 +119,32 @@ class OpNode(Operation):
 
     def __repr__(self):
         return f"<Operation name={self.name}>"
+
+
+def _unify_unknown_dims(args, kwargs):
+    """The arguments with each unknown dimension set to the known size (> 1) of
+    another symbolic argument at the same position counted from the right, as
+    broadcasting requires; `changed` says whether any was set."""
+    leaves, tree = jax.tree_util.tree_flatten((args, kwargs), is_leaf=_is_kt)
+    tensors = [t for t in leaves if isinstance(t, KerasTensor)]
+    known = {}
+    for t in tensors:
+        for i, d in enumerate(reversed(t.shape)):
+            if d is not None and d != 1:
+                known.setdefault(i, d)
+    changed = False
+
+    def unify(t):
+        nonlocal changed
+        if not isinstance(t, KerasTensor):
+            return t
+        n = len(t.shape)
+        shape = tuple(known.get(n - 1 - i, d) if d is None else d for i, d in enumerate(t.shape))
+        changed = changed or shape != t.shape
+        return KerasTensor(shape, t.dtype)
+
+    args, kwargs = jax.tree_util.tree_unflatten(tree, [unify(t) for t in leaves])
+    return args, kwargs, changed
 
 
 class _GetItem(OpNode):

@@ -4,7 +4,7 @@ Subclass it with `call(...)` (and optionally `compute_output_spec(...)`): on
 arrays it runs `call`; on symbolic tensors (`kerax.Input`) it records a node of
 the functional graph, its output spec from `compute_output_spec` (by default
 inferred with `jax.eval_shape` of `call`). Its config is captured from the
-constructor's arguments, as Keras does. Every op of `kerax.ops` applied to
+constructor's arguments when they are plain values, as Keras does. Every op of `kerax.ops` applied to
 symbolic tensors is recorded as an Operation too (kerax.layers.op_nodes).
 
 In kerax an Operation is a Layer without weights, so it runs in functional
@@ -14,17 +14,20 @@ models, `fit` and saving through the one graph machinery; unlike Keras,
 import inspect
 
 from kerax.layers.layer import Layer
-from kerax.registry import serialize_keras_object
 
 __all__ = ["Operation"]
 
 
 def _serializable(value):
-    try:
-        serialize_keras_object(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+    """Keras' rule for an automatic config: plain values (str, int, float,
+    bool, None) in lists, tuples and dicts."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_serializable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _serializable(v) for k, v in value.items())
+    return False
 
 
 class Operation(Layer):

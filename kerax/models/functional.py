@@ -1,12 +1,15 @@
-"""The functional graph: nodes recorded by calling layers on KerasTensors, run
-in topological order."""
+"""The functional graph: nodes recorded by calling layers and ops on
+KerasTensors, run in topological order. `Function` is such a graph as a
+callable operation (Keras 3's `keras.Function`); functional models run the same
+`Graph`."""
 import jax
 
 from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, _is_kt
 from kerax.layers.masking_utils import call_with_masks
+from kerax.layers.operation import Operation
 
-__all__ = ["Graph", "build_graph"]
+__all__ = ["Graph", "build_graph", "Function"]
 
 
 def _flatten(x):
@@ -98,6 +101,21 @@ class Graph:
                 env[id(t)] = v
         return jax.tree_util.tree_map(lambda t: env[id(t)], self.outputs, is_leaf=_is_kt)
 
+    def output_spec(self, values):
+        """The outputs' KerasTensors for KerasTensor `values`, each node's spec
+        from its layer's `compute_output_spec` (nothing is recorded)."""
+        env = self._bind_inputs(values)
+
+        def sub(x):
+            return env[id(x)] if isinstance(x, KerasTensor) else x
+
+        for node in self.nodes:
+            args, kwargs = jax.tree_util.tree_map(sub, (node.args, node.kwargs), is_leaf=_is_kt)
+            out = node.layer.compute_output_spec(*args, **kwargs)
+            for t, v in zip(node.output_tensors, jax.tree_util.tree_leaves(out, is_leaf=_is_kt)):
+                env[id(t)] = v
+        return jax.tree_util.tree_map(lambda t: env[id(t)], self.outputs, is_leaf=_is_kt)
+
 
 def build_graph(inputs, outputs, model_name="model"):
     flat_inputs = _flatten(inputs)
@@ -171,3 +189,47 @@ def build_graph(inputs, outputs, model_name="model"):
     order = sorted(layer_obj, key=lambda lid: (-layer_depth[lid], layer_index.get(lid, 0)))
     nodes.sort(key=lambda n: -depth[id(n)])
     return Graph(inputs, outputs, nodes, [layer_obj[lid] for lid in order])
+
+
+class Function(Operation):
+    """A callable graph of ops and layers from symbolic `inputs` to `outputs`
+    (Keras 3's `keras.Function`): not a model (no training or saving), but an
+    operation that runs on arrays and can itself be called on symbolic tensors.
+
+    >>> import numpy as np, kerax
+    >>> x = kerax.Input((3,))
+    >>> fn = kerax.Function(x, kerax.ops.relu(x) * 2.0)
+    >>> fn(np.array([[-1.0, 0.5, 2.0]], "float32")).tolist()
+    [[0.0, 1.0, 4.0]]
+    >>> [type(op).__name__ for op in fn.operations]
+    ['InputLayer', 'Relu', 'Multiply']
+    """
+
+    def __init__(self, inputs, outputs, name=None):
+        super().__init__(name=name)
+        self._function_graph = build_graph(inputs, outputs, model_name=self.name)
+
+    @property
+    def inputs(self):
+        """The symbolic inputs, in the structure given."""
+        return self._function_graph.inputs
+
+    @property
+    def outputs(self):
+        """The symbolic outputs, in the structure given."""
+        return self._function_graph.outputs
+
+    @property
+    def operations(self):
+        """The graph's operations and layers (input layers included), in
+        Keras' order."""
+        return list(self._function_graph.layers)
+
+    def call(self, inputs):
+        """Run the graph on arrays given in the structure of `inputs`."""
+        return self._function_graph.run(inputs)
+
+    def compute_output_spec(self, inputs):
+        """The outputs' KerasTensors for KerasTensor `inputs`, propagated
+        through the graph."""
+        return self._function_graph.output_spec(inputs)
