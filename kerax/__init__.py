@@ -90,7 +90,5 @@ def _unsupported(name, reason):
     return _Unsupported
 
 
-Operation = _unsupported("Operation", "kerax ops are plain JAX functions, not Operation "
-                         "objects; write a function of kerax.ops instead.")
-Function = _unsupported("Function", "kerax has no symbolic Function graph; build a "
-                        "functional kerax.Model from Input tensors instead.")
+from kerax.layers.operation import Operation  # noqa: F401,E402
+from kerax.models.functional import Function  # noqa: F401,E402
