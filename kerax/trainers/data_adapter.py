@@ -2,8 +2,9 @@
 
 Two sources:
 - `ArrayData`: NumPy/JAX arrays (and nested lists/dicts of them). Put on the
-  device once; each epoch's (shuffled) batch indices are sent as a small int
-  array and the batches are gathered inside the compiled program.
+  device once per fit/evaluate/predict call (and dropped when it ends); each
+  epoch's (shuffled) batch indices are sent as a small int array and the full
+  batches are gathered inside the compiled program.
 - `IterableData`: Python generators and iterables of `(x, y)` /
   `(x, y, sample_weight)` batches, `kerax.utils.PyDataset`, and any object that
   yields NumPy-convertible batches (tf.data, a PyTorch DataLoader, grain) —
@@ -13,6 +14,17 @@ One `EpochIterator` turns either into the epoch's `Block`s: `steps`
 consecutive steps that run in one dispatch (`steps_per_execution` of them when
 they can share one compiled program, single steps otherwise, one batch at a
 time in eager mode).
+
+How many programs (the rule): the device copy of the arrays is padded with
+zero rows to `padded_rows(n, batch_size)` (whole batches, rounded up to one of
+8 lengths per octave, so at most 12.5 % more rows), and the gather program is
+compiled per padded length, never per dataset length. A partial last batch
+runs as its own batch, sliced on the host (one program per distinct
+last-batch size, as Keras 3); in predict it is padded to a full batch instead
+(the padded rows repeat real ones and their outputs are dropped), so predict
+compiles one program per batch size whatever the input length. Shuffling
+draws from the generator the caller passes per epoch (fit derives it from the
+seed and the optimizer's step count, see `Trainer.fit`).
 """
 import dataclasses
 import math
@@ -25,7 +37,7 @@ from kerax.core import config as core_config
 
 __all__ = ["unpack_x_y_sample_weight", "pack_x_y_sample_weight", "ArrayData",
            "IterableData", "make_data", "is_array_like", "Block", "EpochIterator",
-           "stack_batches"]
+           "stack_batches", "padded_rows"]
 
 
 def unpack_x_y_sample_weight(data):
@@ -92,6 +104,44 @@ def _describe(tree):
     return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
 
 
+def padded_rows(n, batch_size):
+    """The rows the device copy of `n` samples is padded to: whole batches,
+    the batch count rounded up to 4 significant bits (1..15 batches exactly,
+    then 16, 18, 20, ..., 30, 32, 36, ...), so a program compiled for one length
+    serves every dataset up to 12.5 % shorter.
+
+    >>> [padded_rows(n, 32) for n in (1, 32, 33, 64, 500, 529, 600)]
+    [32, 32, 64, 64, 512, 576, 640]
+    """
+    batches = -(-int(n) // int(batch_size))
+    shift = max(0, batches.bit_length() - 4)
+    batches = -(-batches >> shift) << shift
+    return batches * int(batch_size)
+
+
+def _pad_rows(a, rows):
+    """`a` on the device with zero rows appended up to `rows`."""
+    n = a.shape[0]
+    if isinstance(a, jax.Array):
+        if n == rows:
+            return a
+        return jnp.concatenate([a, jnp.zeros((rows - n,) + tuple(a.shape[1:]), a.dtype)])
+    a = np.asarray(a)
+    if n == rows:
+        return jax.device_put(a)
+    host = np.zeros((rows,) + a.shape[1:], a.dtype)
+    host[:n] = a
+    return jax.device_put(host)
+
+
+def _take_rows(host, device, idx):
+    """Rows `idx` of one leaf: sliced on the host, or on the device for a
+    `jax.Array` input (from its padded device copy)."""
+    if isinstance(host, jax.Array):
+        return jnp.take(device, jnp.asarray(idx, jnp.int32), axis=0)
+    return np.asarray(host)[idx]
+
+
 class ArrayData:
     """In-memory arrays, batched by index inside compiled programs."""
 
@@ -125,6 +175,7 @@ class ArrayData:
         self.shuffle = shuffle
         self.data = pack_x_y_sample_weight(x, y, sample_weight)
         self.device_data = None
+        self.pad_partial = False  # predict: run the partial last batch padded to full
         full = self.num_samples // self.batch_size
         rem = self.num_samples - full * self.batch_size
         self.steps = full + (1 if rem else 0)
@@ -133,9 +184,24 @@ class ArrayData:
         self._rem = rem
 
     def on_device(self):
+        """The arrays on the device, padded to `padded_rows` rows (made once,
+        kept until `release`)."""
         if self.device_data is None:
-            self.device_data = jax.tree_util.tree_map(jnp.asarray, self.data)
+            rows = padded_rows(self.num_samples, self.batch_size)
+            self.device_data = jax.tree_util.tree_map(lambda a: _pad_rows(a, rows), self.data)
         return self.device_data
+
+    def release(self):
+        """Drop the device copy (the end of the fit/evaluate/predict call)."""
+        self.device_data = None
+
+    def host_batch(self, idx):
+        """The samples `idx` as one batch with a leading step axis of 1."""
+        dev = self.device_data
+        if dev is None:
+            return jax.tree_util.tree_map(lambda a: np.asarray(a)[idx][None], self.data)
+        return jax.tree_util.tree_map(lambda a, d: _take_rows(a, d, idx)[None],
+                                      self.data, dev)
 
     def epoch_indices(self, rng):
         n = self.num_samples
@@ -322,11 +388,14 @@ class Block:
     indices (`StepEngine.run_indexed(data, index)`); "stacked": `data` holds
     `steps` host batches stacked on a leading axis (`run_batches(data)`);
     "eager": `data` is one host batch (`run_eager(data)`, steps == 1).
+    `valid`: when not None, only the first `valid` rows of the (last) batch
+    are samples; the rest pad it to a full batch (predict drops their outputs).
     """
     kind: str
     data: object
     steps: int
     index: np.ndarray = None
+    valid: int = None
 
 
 class EpochIterator:
@@ -364,13 +433,18 @@ class EpochIterator:
                 yield Block("eager", jax.tree_util.tree_map(lambda a: np.asarray(a)[c],
                                                             data.data), 1)
             return
-        dev = data.on_device()
+        dev = data.on_device() if data.pad_partial or any(
+            len(c) == data.batch_size for c in chunks) else None
         group = []
         for c in chunks:
             if len(c) != data.batch_size:
                 yield from (Block("indexed", dev, 1, g[None]) for g in group)
                 group = []
-                yield Block("indexed", dev, 1, c[None])
+                if data.pad_partial:  # repeat the batch's own rows up to a full batch
+                    yield Block("indexed", dev, 1, np.resize(c, data.batch_size)[None],
+                                valid=len(c))
+                else:  # one program per last-batch size, not per dataset length
+                    yield Block("stacked", data.host_batch(c), 1)
                 continue
             group.append(c)
             if len(group) >= self.steps_per_execution:

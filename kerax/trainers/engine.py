@@ -4,10 +4,27 @@ A step (`model.train_step(data)`, overridable in the stateful Keras style, or
 in Keras' JAX style `train_step(state, data)`, which the trainer wraps into a
 stateful step that reads and assigns the Variables) is traced once per batch
 signature by the one trace-and-replay of kerax
-(`kerax.core.trace`, as `kerax.function`): the Variables it reads and assigns
-become the scan carry, and the recorded program is replayed `k` times per
-dispatch with the state buffers donated.
+(`kerax.core.trace`, as `kerax.function`): the Variables it assigns become the
+scan carry, the ones it only reads are loop constants, and the recorded
+program is replayed `k` times per dispatch.
+
+Buffers and threads:
+
+- Only the training engine donates, and only the buffers of the Variables
+  its step assigns (weights, optimizer slots, metrics). evaluate and predict
+  never donate: several threads may run them on one model at once.
+- Every dispatch reads the Variables' buffers, launches the program and stores
+  the new buffers as one step under a process-wide readers/writer lock:
+  donating (training) dispatches are exclusive, the others share it. So a
+  `predict` in one thread sees whole weights (before or after a training
+  step) while another thread trains, even a model that shares layers with it.
+- The engine keeps no reference to the data it ran on: the caller owns the
+  device copy of its arrays and drops it when its call ends. A gather program
+  is compiled per padded data length (see `data_adapter.padded_rows`), not per
+  dataset length.
 """
+import threading
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,16 +39,56 @@ def _signature(tree):
     return treedef, tuple((tuple(a.shape), str(a.dtype)) for a in leaves)
 
 
-class StepEngine:
-    """Compiles and runs `step_fn` over blocks of `k` batches."""
+class _ReadWriteLock:
+    """Many readers or one writer; a waiting writer blocks new readers."""
 
-    def __init__(self, step_fn, collect_outputs=False, name="train"):
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    def acquire(self, write):
+        with self._cond:
+            if write:
+                self._waiting_writers += 1
+                while self._writer or self._readers:
+                    self._cond.wait()
+                self._waiting_writers -= 1
+                self._writer = True
+            else:
+                while self._writer or self._waiting_writers:
+                    self._cond.wait()
+                self._readers += 1
+
+    def release(self, write):
+        with self._cond:
+            if write:
+                self._writer = False
+            else:
+                self._readers -= 1
+            self._cond.notify_all()
+
+
+_DISPATCH = _ReadWriteLock()  # process-wide: Variables may be shared by models
+
+
+class StepEngine:
+    """Compiles and runs `step_fn` over blocks of `k` batches.
+
+    donate: whether dispatches donate the assigned Variables' buffers (True
+    for training; evaluate/predict keep them so concurrent calls are safe).
+    lock: guards tracing and compiling (one per model, shared by its engines).
+    """
+
+    def __init__(self, step_fn, collect_outputs=False, name="train", donate=None, lock=None):
         self.step_fn = step_fn
         self.collect = collect_outputs  # predict: every step's outputs; else the last
         self.name = name
+        self.donate = (name == "train") if donate is None else bool(donate)
+        self._lock = lock if lock is not None else threading.RLock()
         self._steps = {}     # batch signature -> Program
         self._compiled = {}  # (kind, k, signature) -> (jitted run, Program)
-        self._data_keys = {}
 
     def _program(self, batch_struct):
         """The step's Program for this batch signature (traced once)."""
@@ -46,12 +103,30 @@ class StepEngine:
                                      name=f"{self.name}_step")
         return self._steps[key]
 
+    def _get(self, key, batch_struct, k, gather):
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.get(key)
+                if compiled is None:
+                    compiled = self._compile(key, batch_struct(), k, gather)
+        return compiled
+
     def _compile(self, key, batch_struct, k, gather):
         program = self._program(batch_struct)
+        assigned = list(program.assigned)  # the carry; every other variable is read-only
+        held = [i for i in range(len(program.variables)) if i not in set(assigned)]
 
-        def loop(carry, consts, xs, get_batch):
+        def loop(carry, frozen, consts, xs, get_batch):
             def one(carry, x):
-                return program.body(carry, jax.tree_util.tree_leaves(get_batch(x)), consts)
+                values = [None] * len(program.variables)
+                for i, v in zip(assigned, carry):
+                    values[i] = v
+                for i, v in zip(held, frozen):
+                    values[i] = v
+                values, out = program.body(values, jax.tree_util.tree_leaves(get_batch(x)),
+                                           consts)
+                return [values[i] for i in assigned], out
 
             if k == 1:  # one step: no loop in the program (compiles faster)
                 carry, outs = one(carry, jax.tree_util.tree_map(lambda a: a[0], xs))
@@ -61,49 +136,56 @@ class StepEngine:
             return carry, outs if self.collect else jax.tree_util.tree_map(lambda o: o[-1], outs)
 
         if gather:
-            def run(carry, consts, data, idx):
+            def run(carry, frozen, consts, data, idx):
                 # each step's batch is gathered inside the loop (no k-batch copy)
-                return loop(carry, consts, idx, lambda row: jax.tree_util.tree_map(
+                return loop(carry, frozen, consts, idx, lambda row: jax.tree_util.tree_map(
                     lambda a: jnp.take(a, row, axis=0), data))
         else:
-            def run(carry, consts, batches):
-                return loop(carry, consts, batches, lambda b: b)
+            def run(carry, frozen, consts, batches):
+                return loop(carry, frozen, consts, batches, lambda b: b)
 
-        self._compiled[key] = (jax.jit(run, donate_argnums=(0,)), program)
+        jitted = jax.jit(run, donate_argnums=(0,) if self.donate else ())
+        self._compiled[key] = (jitted, program, assigned, held)
         return self._compiled[key]
 
     def _run(self, compiled, *data):
-        run, program = compiled
-        new_values, out = run(program.donatable_values(), program.consts, *data)
-        program.store(new_values)
+        run, program, assigned, held = compiled
+        _DISPATCH.acquire(self.donate)
+        try:
+            values = program.donatable_values() if self.donate else program.values()
+            new_values, out = run([values[i] for i in assigned], [values[i] for i in held],
+                                  program.consts, *data)
+            program.write_back(new_values)
+        finally:
+            _DISPATCH.release(self.donate)
         return out
 
     def run_indexed(self, data, idx):
-        """Run `idx.shape[0]` steps on batches `data[idx[i]]` (data on device)."""
+        """Run `idx.shape[0]` steps on batches `data[idx[i]]` (data on device).
+
+        The program is specialised on `data`'s shapes, so callers pass data
+        padded to a few lengths (`data_adapter.padded_rows`)."""
         k, b = idx.shape
-        dkey = self._data_keys.get(id(data))
-        if dkey is None or dkey[0] is not data:
-            leaves, treedef = jax.tree_util.tree_flatten(data)
-            dkey = self._data_keys[id(data)] = (data, treedef, tuple(
-                (tuple(a.shape[1:]), str(a.dtype)) for a in leaves))
-        key = ("gather", k, b, dkey[1], dkey[2])
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            batch_struct = jax.tree_util.tree_map(
+        leaves, treedef = jax.tree_util.tree_flatten(data)
+        key = ("gather", k, b, treedef,
+               tuple((tuple(a.shape[1:]), str(a.dtype)) for a in leaves))
+
+        def batch_struct():
+            return jax.tree_util.tree_map(
                 lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), data)
-            compiled = self._compile(key, batch_struct, k, gather=True)
+
+        compiled = self._get(key, batch_struct, k, gather=True)
         if idx.dtype != np.int32:
             idx = idx.astype(np.int32)
         return self._run(compiled, data, idx)
 
     def run_batches(self, batches):
-        """Run one step per leading-axis entry of `batches` (stacked host batches)."""
+        """Run one step per leading-axis entry of `batches` (stacked batches)."""
         k = int(jax.tree_util.tree_leaves(batches)[0].shape[0])
-        batch_struct = jax.tree_util.tree_map(
+        struct = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype), batches)
-        key = ("stacked", k) + _signature(batch_struct)
-        compiled = self._compiled.get(key) or self._compile(key, batch_struct, k, gather=False)
-        return self._run(compiled, batches)
+        key = ("stacked", k) + _signature(struct)
+        return self._run(self._get(key, lambda: struct, k, gather=False), batches)
 
     def run_eager(self, batch):
         """One step, eagerly (`run_eagerly=True`)."""

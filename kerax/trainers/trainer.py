@@ -12,7 +12,9 @@ every epoch's shuffled batches are gathered inside the program; the host reads
 metric values only to report progress.
 """
 import dataclasses
+import functools
 import inspect
+import threading
 import time
 import warnings
 import weakref
@@ -28,6 +30,7 @@ from kerax.callbacks import CallbackList
 from kerax.core import config as core_config
 from kerax.core.scope import StateScope, pure
 from kerax.layers.layer import Layer
+from kerax.random import global_seed_generator
 from kerax.saving import training_state
 from kerax.registry import deserialize_keras_object
 from kerax.trainers import data_adapter as da
@@ -62,6 +65,48 @@ class TrainerState:
     run_eagerly: bool = False
     engines: dict = dataclasses.field(default_factory=dict)  # mode -> StepEngine
     auto_k: int = None                   # what "auto" settled on, once measured
+    # threads: fit/train_on_batch run in one thread at a time (another raises),
+    # evaluate calls queue (they share the metrics), predict runs concurrently;
+    # trace_lock guards building the engines and tracing their steps
+    fit_lock: object = dataclasses.field(default_factory=threading.RLock)
+    eval_lock: object = dataclasses.field(default_factory=threading.RLock)
+    trace_lock: object = dataclasses.field(default_factory=threading.RLock)
+
+
+_STATE_LOCK = threading.Lock()  # creating a model's TrainerState in predict
+
+
+def _training(method):
+    """fit/train_on_batch: one thread at a time per model; another thread's
+    call raises instead of interleaving its updates with the running one."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        st = self.__dict__.get("_trainer_state")
+        lock = st.fit_lock if st is not None else None
+        if lock is not None and not lock.acquire(blocking=False):
+            raise RuntimeError(
+                f"{method.__name__}: this model is being trained by fit/train_on_batch in "
+                "another thread. Train one model from one thread at a time (predict and "
+                "evaluate may run in other threads meanwhile).")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if lock is not None:
+                lock.release()
+    return wrapper
+
+
+def _evaluating(method):
+    """evaluate/test_on_batch: calls from several threads run one after the
+    other (they reset and update the same metric variables)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        st = self.__dict__.get("_trainer_state")
+        if st is None:
+            return method(self, *args, **kwargs)
+        with st.eval_lock:
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 def _call_accepting(method, x, y, y_pred, sample_weight, training=None):
@@ -418,12 +463,17 @@ class Trainer:
 
     # ---- engines -----------------------------------------------------------------------
     def _engine(self, mode):
-        engines = self._trainer_state.engines
-        if mode not in engines:
-            step = self._step_fn(mode)
-            engines[mode] = StepEngine(lambda d: step(d), collect_outputs=(mode == "predict"),
-                                       name=mode)
-        return engines[mode]
+        st = self._trainer_state
+        engine = st.engines.get(mode)
+        if engine is None:
+            with st.trace_lock:
+                engine = st.engines.get(mode)
+                if engine is None:
+                    step = self._step_fn(mode)
+                    engine = st.engines[mode] = StepEngine(
+                        lambda d: step(d), collect_outputs=(mode == "predict"), name=mode,
+                        lock=st.trace_lock)
+        return engine
 
     def _steps_per_execution(self):
         st = self._trainer_state
@@ -467,6 +517,8 @@ class Trainer:
                     auto = False
             step += block.steps
             if mode == "predict":
+                if block.valid is not None:  # drop the outputs of the padding rows
+                    out = jax.tree_util.tree_map(lambda o: _drop_padding(o, block), out)
                 on_outputs(out)
                 end(step - 1, {"outputs": out})
             else:
@@ -477,6 +529,7 @@ class Trainer:
         return logs
 
     # ---- fit ---------------------------------------------------------------------------------
+    @_training
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -519,14 +572,31 @@ class Trainer:
                                  model=self, verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
         self._initial_epoch = None
-        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        self._shuffle_seed = None
         callbacks.on_train_begin()
         if self._initial_epoch is not None:  # set by BackupAndRestore
             initial_epoch = self._initial_epoch
+        self._shuffle_seed = self._current_shuffle_seed()  # BackupAndRestore may set it
+        try:
+            epoch_logs = self._fit_epochs(data, val_data, callbacks, initial_epoch, epochs,
+                                          steps_per_epoch, validation_steps, validation_freq)
+        finally:  # the device copies of the data live as long as this call
+            for d in (data, val_data):
+                if d is not None and d.kind == "arrays":
+                    d.release()
+        callbacks.on_train_end(epoch_logs)
+        return self.history
+
+    def _fit_epochs(self, data, val_data, callbacks, initial_epoch, epochs, steps_per_epoch,
+                    validation_steps, validation_freq):
+        """The epochs of `fit`; returns the last epoch's logs."""
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
+            step_count = getattr(self.optimizer, "iterations", None)
+            rng = _shuffle_rng(self._shuffle_seed,
+                               0 if step_count is None else np.asarray(step_count.value))
             logs = self._run_epoch("train", data, callbacks, rng, steps_per_epoch)
             if logs is None:
                 warnings.warn(
@@ -541,8 +611,7 @@ class Trainer:
             callbacks.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
-        callbacks.on_train_end(epoch_logs)
-        return self.history
+        return epoch_logs
 
     def _build_for(self, data, optimizer=True):
         """Build the model, the compiled loss and metrics (abstractly, with
@@ -598,12 +667,24 @@ class Trainer:
         """Everything needed to resume, keyed by structure, never by
         auto-generated names (kerax.saving.training_state)."""
         state = training_state.backup(self)
+        state[_SHUFFLE_SEED_KEY] = np.asarray(self._current_shuffle_seed(), np.int64)
         return state
 
     def _restore_state(self, state):
+        state = dict(state)
+        shuffle_seed = state.pop(_SHUFFLE_SEED_KEY, None)
         training_state.restore(self, state)
+        if shuffle_seed is not None:  # the resumed fit shuffles as the interrupted one
+            self._shuffle_seed = int(np.asarray(shuffle_seed))
+
+    def _current_shuffle_seed(self):
+        """The seed of fit's epoch shuffle orders: the running fit's (which a
+        BackupAndRestore backup keeps), else `set_random_seed`'s seed."""
+        seed = self.__dict__.get("_shuffle_seed")
+        return (global_seed_generator()._initial_seed if seed is None else seed) % 2**63
 
     # ---- evaluate / predict ------------------------------------------------------------
+    @_evaluating
     def _evaluate_data(self, data, callbacks=None, steps=None):
         if callbacks is None:
             callbacks = CallbackList([], model=self)
@@ -616,6 +697,7 @@ class Trainer:
         callbacks.on_test_end(logs)
         return logs
 
+    @_evaluating
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         self._require_compiled("evaluate")
@@ -625,7 +707,11 @@ class Trainer:
         self._build_for(data, optimizer=False)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=data.steps)
-        logs = self._evaluate_data(data, cbs, steps)
+        try:
+            logs = self._evaluate_data(data, cbs, steps)
+        finally:  # the device copy of the data lives as long as this call
+            if data.kind == "arrays":
+                data.release()
         if return_dict:
             return logs
         return self._logs_as_list(logs)
@@ -641,8 +727,14 @@ class Trainer:
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=data.steps)
         cbs.on_predict_begin()
-        self._run_epoch("predict", data, cbs, np.random.default_rng(0), steps,
-                        on_outputs=outputs.append)
+        if data.kind == "arrays":
+            data.pad_partial = True  # one program per batch size, whatever the length
+        try:
+            self._run_epoch("predict", data, cbs, np.random.default_rng(0), steps,
+                            on_outputs=outputs.append)
+        finally:  # the device copy of the data lives as long as this call
+            if data.kind == "arrays":
+                data.release()
         cbs.on_predict_end()
         if not outputs:
             raise ValueError("predict: the input is empty (no batches).")
@@ -655,9 +747,10 @@ class Trainer:
 
     def _ensure_trainer_state(self):
         """predict works without compile: a state with no loss or metrics."""
-        if self.__dict__.get("_trainer_state") is None:
-            self._trainer_state = TrainerState()
-            self._loss = None
+        with _STATE_LOCK:
+            if self.__dict__.get("_trainer_state") is None:
+                self._trainer_state = TrainerState()
+                self._loss = None
 
     # ---- single batches -----------------------------------------------------------------
     def _one_batch(self, mode, batch):
@@ -669,6 +762,7 @@ class Trainer:
             return _run_block(engine, da.Block("eager", batch, 1))
         return _run_block(engine, da.Block("stacked", da.stack_batches([batch]), 1))
 
+    @_training
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         self._require_compiled("train_on_batch")
         if class_weight is not None:
@@ -680,6 +774,7 @@ class Trainer:
             return logs
         return self._logs_as_list(logs)
 
+    @_evaluating
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         self.reset_metrics()
@@ -752,6 +847,30 @@ def _validate_names(loss, metrics, weighted_metrics):
     for name in leaves(metrics) + leaves(weighted_metrics):
         if isinstance(name, str) and name.lower() not in ("accuracy", "acc"):
             metrics_mod.get(name)
+
+
+_SHUFFLE_SEED_KEY = "trainer/shuffle_seed"
+
+
+def _drop_padding(out, block):
+    """A padded predict block's outputs, `(steps, batch, ...)`, without the
+    padding rows of its last batch (on the host: a device slice would compile
+    once per size)."""
+    out = np.asarray(out)
+    batch = block.index.shape[1]
+    if out.ndim < 2 or out.shape[1] != batch:
+        return out
+    rows = out.reshape((-1,) + out.shape[2:])
+    return rows[:out.shape[0] * batch - (batch - block.valid)][None]
+
+
+def _shuffle_rng(seed, iterations):
+    """The generator of an epoch's shuffle order: a function of the seed
+    (`set_random_seed`'s, or the one a BackupAndRestore backup holds) and of
+    the optimizer's step count when the epoch starts, which a resumed run
+    restores with the optimizer. So a resumed fit shuffles exactly as the
+    uninterrupted one, and `fit(epochs=1)` three times equals `fit(epochs=3)`."""
+    return np.random.default_rng([int(seed), int(iterations)])
 
 
 def _run_block(engine, block):
