@@ -24,7 +24,7 @@ from kerax.layers.layer import KerasTensor, _is_kt
 from kerax.layers.operation import Operation
 from kerax.ops.dispatch import register_symbolic
 from kerax.ops.keras_names import KERAS_OPS
-from kerax.registry import register_builtin
+from kerax.registry import get_registered_name, register_builtin
 
 __all__ = ["OpNode", "OP_NODES", "record"]
 
@@ -105,7 +105,20 @@ class OpNode(Operation):
                 "tensor does not have. Compute it in a layer's call() on real arrays "
                 f"(or give the op static sizes). JAX said: {str(e).splitlines()[0]}") from e
 
+    def check_saveable(self, values):
+        """Refuse a Python function that a file cannot name (a lambda or a
+        local function), among `values` (this node's arguments)."""
+        for value in jax.tree_util.tree_leaves(values, is_leaf=_is_kt):
+            if inspect.isfunction(value) and "<" in value.__qualname__ \
+                    and get_registered_name(value) == value.__name__:
+                raise ValueError(
+                    f"Cannot save operation {self.name!r} (kerax.ops {self.op_key}): it is "
+                    f"given the Python function {value.__qualname__!r}, which a file cannot "
+                    "name. Use a module-level function registered with "
+                    "kerax.saving.register_keras_serializable(), or a layer.")
+
     def get_config(self):
+        self.check_saveable(self._op_arguments)
         config = {"name": self.name}
         for key, value in self._op_arguments.items():
             if key == "dtype" and value is not None:

@@ -176,6 +176,9 @@ def functional_config(model):
         entry["name"] = layer.name
         if isinstance(layer, OpNode):
             entry["registered_name"] = entry["class_name"]  # as Keras writes its ops
+            for n in layer._inbound_nodes:
+                if n is not None and id(n) in node_ids:
+                    layer.check_saveable((n.args, n.kwargs))
         nodes = []
         if not isinstance(layer, InputLayer):
             for n in layer._inbound_nodes:
