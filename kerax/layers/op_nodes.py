@@ -18,13 +18,13 @@ import inspect
 import jax
 import jax.numpy as jnp
 
-from kerax import activations, ops
+from kerax import activations, config, ops
 from kerax.core.naming import to_snake_case, unique_name
 from kerax.layers.layer import KerasTensor, _is_kt
 from kerax.layers.operation import Operation
 from kerax.ops.dispatch import register_symbolic
 from kerax.ops.keras_names import KERAS_OPS
-from kerax.registry import get_registered_name, register_builtin
+from kerax.registry import deserialize_keras_object, get_registered_name, register_builtin
 
 __all__ = ["OpNode", "OP_NODES", "record"]
 
@@ -128,7 +128,10 @@ class OpNode(Operation):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # a value written as an object (a registered function, an array) is
+        # looked up in the registry, never imported or executed
+        return cls(**{k: deserialize_keras_object(v) if isinstance(v, dict) and "class_name" in v
+                      else v for k, v in config.items()})
 
     def __repr__(self):
         return f"<Operation name={self.name}>"
@@ -205,6 +208,29 @@ for _key, (_module, _class_name, _constructor) in KERAS_OPS.items():
     register_builtin(_keras_module, name=_class_name)(_cls)
 
 
+# Ops whose Keras function standardizes `data_format` (None -> the configured one)
+# before creating the op; recorded the same way, a file reads the same in both.
+_DATA_FORMAT_OPS = {"image.extract_patches", "nn.adaptive_average_pool",
+                    "nn.adaptive_max_pool", "nn.average_pool", "nn.max_pool", "nn.conv",
+                    "nn.conv_transpose", "nn.depthwise_conv", "nn.separable_conv"}
+
+
+def _standardize(key, static):
+    """The constructor arguments as Keras' op function passes them."""
+    if key in _DATA_FORMAT_OPS and static.get("data_format") is None:
+        static["data_format"] = config.image_data_format()
+    if key in ("nn.one_hot", "nn.multi_hot") and static.get("dtype") is None:
+        static["dtype"] = config.floatx()
+    if key == "nn.layer_normalization":
+        static.setdefault("rms_scaling", False)
+    if key == "image.extract_patches":
+        size = static["size"]
+        if isinstance(size, int):
+            size = static["size"] = (size, size)
+        if static.get("strides") is None:
+            static["strides"] = tuple(size)
+
+
 def record(key, args, kwargs):
     """Record the call of op `key` on symbolic arguments as a graph node and
     return its symbolic output(s)."""
@@ -215,6 +241,8 @@ def record(key, args, kwargs):
         for name in ("size", "strides"):
             if isinstance(arguments.get(name), int):
                 arguments[name] = (arguments[name],) * 3
+        if arguments.get("strides") is None:
+            arguments["strides"] = tuple(arguments["size"])
         arguments["images"] = arguments.pop("volumes")
         return record("image.extract_patches", (), arguments)
     cls = OP_NODES[key]
@@ -232,6 +260,7 @@ def record(key, args, kwargs):
             static[name] = arguments.pop(name)
         elif name in extra:
             static[name] = extra.pop(name)
+    _standardize(key, static)
     for name, value in static.items():
         if _contains_symbolic(value):
             raise TypeError(
