@@ -32,8 +32,8 @@ class Model(Trainer, Layer):
     def __new__(cls, *args, **kwargs):
         if cls is Model and (("inputs" in kwargs and "outputs" in kwargs) or (
                 len(args) >= 2 and _is_symbolic_structure(args[0]))):
-            return Layer.__new__(Functional)
-        return Layer.__new__(cls)
+            return Layer.__new__(Functional, *args, **kwargs)
+        return Layer.__new__(cls, *args, **kwargs)  # captures the constructor's arguments
 
     def __init__(self, *args, **kwargs):
         inputs = kwargs.pop("inputs", None)
@@ -171,6 +171,9 @@ class Model(Trainer, Layer):
         if self._graph is not None:
             return functional_config(self)
         return Layer.get_config(self)
+
+    # a subclassed model that does not override get_config gets Keras' automatic config
+    get_config._kerax_default_get_config = True
 
     # ---- saving (delegates to kerax.saving / kerax.export) -----------------------------
     def _saving_config(self):

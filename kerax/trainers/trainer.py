@@ -717,6 +717,19 @@ class Trainer:
         return self._logs_as_list(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for `x`, batch by batch, as NumPy arrays (in
+        the model's output structure; a one-element output list comes back
+        as the array, as in Keras 3). In-memory `x` is the inputs whatever
+        its structure: an array, a tuple/list of arrays for several inputs,
+        or a dict by input name. A dataset or generator yields `x` or
+        `(x, y[, sample_weight])` batches (y and sample_weight are ignored).
+
+        >>> import numpy as np, kerax
+        >>> a, b = kerax.Input((2,)), kerax.Input((3,))
+        >>> model = kerax.Model([a, b], kerax.layers.Concatenate()([a, b]))
+        >>> model.predict((np.ones((4, 2)), np.zeros((4, 3))), verbose=0).shape
+        (4, 5)
+        """
         self._ensure_trainer_state()
         verbose = 1 if verbose == "auto" else int(verbose)
         # In-memory `x` is the model's inputs, whatever its structure (a tuple
