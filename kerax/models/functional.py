@@ -23,7 +23,11 @@ class Graph:
         self.flat_inputs = _flatten(inputs)
         self.flat_outputs = _flatten(outputs)
         self.nodes = nodes
-        self.layers = layers
+        # Keras' order of everything recorded (what a config lists, what a
+        # summary shows) and, as Keras' `model.layers`, the layers among them:
+        # operations (kerax.ops calls, Operation subclasses) are not layers.
+        self.operations = layers
+        self.layers = [layer for layer in layers if not isinstance(layer, Operation)]
 
     def input_shapes(self):
         shapes = [list(t.shape) for t in self.flat_inputs]
@@ -223,7 +227,7 @@ class Function(Operation):
     def operations(self):
         """The graph's operations and layers (input layers included), in
         Keras' order."""
-        return list(self._function_graph.layers)
+        return list(self._function_graph.operations)
 
     def call(self, inputs):
         """Run the graph on arrays given in the structure of `inputs`."""

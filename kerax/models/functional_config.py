@@ -171,7 +171,7 @@ def functional_config(model):
         return serialize_keras_object(x)
 
     layers = []
-    for layer in graph.layers:
+    for layer in graph.operations:
         entry = serialize_model_config(layer)
         entry["name"] = layer.name
         if isinstance(layer, OpNode):

@@ -136,8 +136,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
                   show_trainable=False, layer_range=None):
     print_fn = print_fn or print
     graph = getattr(model, "_graph", None)
-    layers = [l for l in model.layers
-              if graph is not None or type(l).__name__ != "InputLayer"]
+    layers = graph.operations if graph is not None else [  # ops are rows, as in Keras
+        l for l in model.layers if type(l).__name__ != "InputLayer"]
     connected = graph is not None and not _sequential_like(graph)
     headers = ["Layer (type)", "Output Shape", "Param #"]
     align = ["left", "left", "right"]

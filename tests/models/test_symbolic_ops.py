@@ -27,6 +27,9 @@ def _both(keras, build, inputs, atol=1e-5):
     classes = [[(entry["module"], entry["class_name"]) for entry in m.get_config()["layers"]]
                for m in (kx_model, k_model)]
     assert sorted(classes[0]) == sorted(classes[1])
+    # as in Keras, `model.layers` holds the layers, not the recorded ops
+    assert [type(layer).__name__ for layer in kx_model.layers] == \
+        [type(layer).__name__ for layer in k_model.layers]
     return kx_model, k_model
 
 
