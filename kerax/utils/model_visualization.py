@@ -109,7 +109,9 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
 
     label_args = (show_shapes, show_dtype, show_layer_names, show_layer_activations,
                   show_trainable)
-    layers = list(model.layers)
+    graph = model.__dict__.get("_graph")
+    # a functional model draws its ops too (Keras draws `model._operations`)
+    layers = list(graph.operations if graph is not None else model.layers)
     # nested models drawn as clusters: edges enter their first and leave their last layer
     entry, exit_ = {}, {}
     for layer in layers:

@@ -308,3 +308,13 @@ def test_function_dict_structure():
     np.testing.assert_allclose(out["prod"], 2.0)
     with pytest.raises(ValueError, match="missing"):
         fn({"x": np.ones((1, 3), "float32")})
+
+
+def test_plot_of_a_graph_with_ops_draws_the_ops():
+    pytest.importorskip("pydot")
+    x = kerax.Input((3,))
+    y = kerax.layers.Dense(2)(kerax.ops.relu(kerax.layers.Dense(3)(x)) + 1.0)
+    dot = kerax.utils.model_to_dot(kerax.Model(x, y), show_layer_names=True)
+    labels = " ".join(str(n.get("label")) for n in dot.get_nodes())
+    assert "Relu" in labels and "Add" in labels
+    assert len(dot.get_edges()) == 4  # input -> dense -> relu -> add -> dense
