@@ -363,8 +363,10 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                 subset=None, follow_links=False, format="tf",
                                 verbose=True):
     """Keras 3's `text_dataset_from_directory`: a `PyDataset` of batches of
-    `.txt` file contents (NumPy object arrays of `str`, read as UTF-8, cut to
-    `max_length` characters when given), with labels as in Keras, or
+    `.txt` file contents (NumPy object arrays: `bytes` cut to `max_length`
+    bytes with the default `format="tf"`, as tf.string tensors read in
+    NumPy; `str` read as UTF-8 and cut to `max_length` characters with
+    `format="grain"`), with labels as in Keras, or
     `[train, val]` for `subset="both"`. The result has `class_names` and
     `file_paths`."""
     _check_labels_args(labels, label_mode, class_names)
@@ -374,8 +376,12 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
         raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
 
     def load(path):
-        with open(path, encoding="utf-8") as f:
-            txt = f.read()
+        if format == "tf":  # tf.io.read_file + tf.strings.substr: bytes, cut in bytes
+            with open(path, "rb") as f:
+                txt = f.read()
+        else:  # Keras' grain path: str, cut in characters
+            with open(path, encoding="utf-8") as f:
+                txt = f.read()
         return txt if max_length is None else txt[:max_length]
 
     def collate(samples):

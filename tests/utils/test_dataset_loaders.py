@@ -191,14 +191,35 @@ def test_text_dataset(tmp_path):
     xs = np.concatenate([b[0] for b in ds])
     ys = np.concatenate([b[1] for b in ds])
     np.testing.assert_array_equal(ys, ref_labels)
-    expected = [open(p, encoding="utf-8").read()[:5] for p in ref_paths]
-    assert list(xs) == expected
+    # format="tf" (the default): tf.string contents, i.e. bytes cut to 5 bytes
+    # ("héllo..." is cut inside the "é"-free prefix by bytes, not characters).
+    expected = [open(p, "rb").read()[:5] for p in ref_paths]
+    assert list(xs) == expected and all(type(t) is bytes for t in xs)
     tr, va = text_dataset_from_directory(str(root), seed=3, validation_split=0.4,
                                          subset="both", verbose=False)
     assert tr.file_paths == ref_paths[:3] and va.file_paths == ref_paths[3:]
     b = text_dataset_from_directory(str(root), label_mode="binary", shuffle=False,
                                     verbose=False)[0][1]
     np.testing.assert_array_equal(b[:, 0], [0, 0, 0, 1, 1])
+
+
+def test_text_dataset_grain_format_matches_keras(tmp_path):
+    """format="grain": str read as UTF-8, cut in characters, as Keras' grain path."""
+    pytest.importorskip("grain")
+    import keras
+    root = _make_texts(tmp_path)
+    ours = text_dataset_from_directory(str(root), batch_size=8, shuffle=False, max_length=7,
+                                       format="grain", verbose=False)
+    ref = keras.utils.text_dataset_from_directory(str(root), batch_size=8, shuffle=False,
+                                                  max_length=7, format="grain", verbose=False)
+    ref_x, ref_y = [], []
+    for bx, by in ref:
+        ref_x.extend(bx)
+        ref_y.extend(np.asarray(by).tolist())
+    x, y = ours[0]
+    assert list(x) == list(ref_x) and all(type(t) is str for t in x)
+    np.testing.assert_array_equal(y, ref_y)
+    assert "héllo w" in list(x)  # 7 characters, not 7 bytes
 
 
 def test_text_fit(tmp_path):
@@ -212,7 +233,7 @@ def test_text_fit(tmp_path):
 
         def __getitem__(self, i):
             x, y = ds[i]
-            feats = np.array([[len(t), t.count(" "), sum(map(ord, t)) % 97] for t in x],
+            feats = np.array([[len(t), t.count(b" "), sum(t) % 97] for t in x],
                              "float32")
             return feats, y
 
