@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax.core import config as core_config
+from kerax.trainers.engine import DeviceArrays
 
 __all__ = ["unpack_x_y_sample_weight", "pack_x_y_sample_weight", "ArrayData",
            "IterableData", "make_data", "is_array_like", "Block", "EpochIterator",
@@ -184,11 +185,12 @@ class ArrayData:
         self._rem = rem
 
     def on_device(self):
-        """The arrays on the device, padded to `padded_rows` rows (made once,
-        kept until `release`)."""
+        """The arrays on the device, padded to `padded_rows` rows, as a
+        `DeviceArrays` (made once, kept until `release`)."""
         if self.device_data is None:
             rows = padded_rows(self.num_samples, self.batch_size)
-            self.device_data = jax.tree_util.tree_map(lambda a: _pad_rows(a, rows), self.data)
+            self.device_data = DeviceArrays(
+                jax.tree_util.tree_map(lambda a: _pad_rows(a, rows), self.data))
         return self.device_data
 
     def release(self):
@@ -201,7 +203,7 @@ class ArrayData:
         if dev is None:
             return jax.tree_util.tree_map(lambda a: np.asarray(a)[idx][None], self.data)
         return jax.tree_util.tree_map(lambda a, d: _take_rows(a, d, idx)[None],
-                                      self.data, dev)
+                                      self.data, dev.arrays)
 
     def epoch_indices(self, rng):
         n = self.num_samples
@@ -384,7 +386,7 @@ def _batch_spec(batch):
 class Block:
     """`steps` consecutive steps to run in one dispatch.
 
-    kind "indexed": `data` is the device data, `index` the (steps, batch) sample
+    kind "indexed": `data` is the device data (`DeviceArrays`), `index` the (steps, batch) sample
     indices (`StepEngine.run_indexed(data, index)`); "stacked": `data` holds
     `steps` host batches stacked on a leading axis (`run_batches(data)`);
     "eager": `data` is one host batch (`run_eager(data)`, steps == 1).

@@ -23,6 +23,7 @@ Buffers and threads:
   is compiled per padded data length (see `data_adapter.padded_rows`), not per
   dataset length.
 """
+import operator
 import threading
 
 import jax
@@ -31,7 +32,7 @@ import numpy as np
 
 from kerax.core.trace import trace
 
-__all__ = ["StepEngine"]
+__all__ = ["StepEngine", "DeviceArrays"]
 
 
 def _signature(tree):
@@ -40,37 +41,80 @@ def _signature(tree):
 
 
 class _ReadWriteLock:
-    """Many readers or one writer; a waiting writer blocks new readers."""
+    """Many readers or one writer; a waiting writer blocks new readers.
+    Uncontended, a dispatch pays one mutex round trip each way."""
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._readers = 0
         self._writer = False
         self._waiting_writers = 0
+        self._sleepers = 0
+
+    def _wait_while(self, busy):
+        self._sleepers += 1
+        try:
+            while busy():
+                self._cond.wait()
+        finally:
+            self._sleepers -= 1
 
     def acquire(self, write):
-        with self._cond:
+        with self._mutex:
             if write:
-                self._waiting_writers += 1
-                while self._writer or self._readers:
-                    self._cond.wait()
-                self._waiting_writers -= 1
+                if self._writer or self._readers:
+                    self._waiting_writers += 1
+                    try:
+                        self._wait_while(lambda: self._writer or self._readers)
+                    finally:
+                        self._waiting_writers -= 1
                 self._writer = True
             else:
-                while self._writer or self._waiting_writers:
-                    self._cond.wait()
+                if self._writer or self._waiting_writers:
+                    self._wait_while(lambda: self._writer or self._waiting_writers)
                 self._readers += 1
 
     def release(self, write):
-        with self._cond:
+        with self._mutex:
             if write:
                 self._writer = False
             else:
                 self._readers -= 1
-            self._cond.notify_all()
+            if self._sleepers:
+                self._cond.notify_all()
 
 
 _DISPATCH = _ReadWriteLock()  # process-wide: Variables may be shared by models
+
+
+class DeviceArrays:
+    """Arrays on the device for `StepEngine.run_indexed`, with their
+    signature computed once (not on every dispatch).
+
+    >>> import jax.numpy as jnp
+    >>> d = DeviceArrays((jnp.zeros((64, 3)), jnp.zeros((64,), "int32")))
+    >>> [shape for shape, dtype in d.signature[1]]
+    [(3,), ()]
+    """
+
+    __slots__ = ("arrays", "signature")
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+        leaves, treedef = jax.tree_util.tree_flatten(arrays)
+        self.signature = (treedef, tuple((tuple(a.shape[1:]), a.dtype) for a in leaves))
+
+
+def _picker(positions):
+    """`values -> [values[i] for i in positions]`, at C speed."""
+    if len(positions) >= 2:
+        get = operator.itemgetter(*positions)
+        return lambda values: list(get(values))
+    if positions:
+        i = positions[0]
+        return lambda values: [values[i]]
+    return lambda values: []
 
 
 class StepEngine:
@@ -104,12 +148,10 @@ class StepEngine:
         return self._steps[key]
 
     def _get(self, key, batch_struct, k, gather):
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            with self._lock:
-                compiled = self._compiled.get(key)
-                if compiled is None:
-                    compiled = self._compile(key, batch_struct(), k, gather)
+        with self._lock:
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                compiled = self._compile(key, batch_struct(), k, gather)
         return compiled
 
     def _compile(self, key, batch_struct, k, gather):
@@ -145,15 +187,15 @@ class StepEngine:
                 return loop(carry, frozen, consts, batches, lambda b: b)
 
         jitted = jax.jit(run, donate_argnums=(0,) if self.donate else ())
-        self._compiled[key] = (jitted, program, assigned, held)
+        self._compiled[key] = (jitted, program, _picker(assigned), _picker(held))
         return self._compiled[key]
 
     def _run(self, compiled, *data):
-        run, program, assigned, held = compiled
+        run, program, pick_assigned, pick_held = compiled
         _DISPATCH.acquire(self.donate)
         try:
             values = program.donatable_values() if self.donate else program.values()
-            new_values, out = run([values[i] for i in assigned], [values[i] for i in held],
+            new_values, out = run(pick_assigned(values), pick_held(values),
                                   program.consts, *data)
             program.write_back(new_values)
         finally:
@@ -161,23 +203,24 @@ class StepEngine:
         return out
 
     def run_indexed(self, data, idx):
-        """Run `idx.shape[0]` steps on batches `data[idx[i]]` (data on device).
+        """Run `idx.shape[0]` steps on batches `data[idx[i]]`: `data` a
+        `DeviceArrays` (or a tree of arrays), on the device.
 
-        The program is specialised on `data`'s shapes, so callers pass data
+        The program is specialised on the arrays' shapes, so callers pass data
         padded to a few lengths (`data_adapter.padded_rows`)."""
+        if not isinstance(data, DeviceArrays):
+            data = DeviceArrays(data)
+        arrays = data.arrays
         k, b = idx.shape
-        leaves, treedef = jax.tree_util.tree_flatten(data)
-        key = ("gather", k, b, treedef,
-               tuple((tuple(a.shape[1:]), str(a.dtype)) for a in leaves))
-
-        def batch_struct():
-            return jax.tree_util.tree_map(
-                lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), data)
-
-        compiled = self._get(key, batch_struct, k, gather=True)
+        key = ("gather", k, b) + data.signature
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._get(key, lambda: jax.tree_util.tree_map(
+                lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), arrays),
+                k, gather=True)
         if idx.dtype != np.int32:
             idx = idx.astype(np.int32)
-        return self._run(compiled, data, idx)
+        return self._run(compiled, arrays, idx)
 
     def run_batches(self, batches):
         """Run one step per leading-axis entry of `batches` (stacked batches)."""
@@ -185,7 +228,8 @@ class StepEngine:
         struct = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype), batches)
         key = ("stacked", k) + _signature(struct)
-        return self._run(self._get(key, lambda: struct, k, gather=False), batches)
+        compiled = self._compiled.get(key) or self._get(key, lambda: struct, k, gather=False)
+        return self._run(compiled, batches)
 
     def run_eager(self, batch):
         """One step, eagerly (`run_eagerly=True`)."""
