@@ -82,14 +82,5 @@ class InputSpec:
         return f"InputSpec({', '.join(parts)})"
 
 
-def _unsupported(name, reason):
-    class _Unsupported:
-        def __init__(self, *args, **kwargs):
-            raise NotImplementedError(f"kerax.{name}: {reason}")
-
-    _Unsupported.__name__ = _Unsupported.__qualname__ = name
-    return _Unsupported
-
-
 from kerax.layers.operation import Operation  # noqa: F401,E402
 from kerax.models.functional import Function  # noqa: F401,E402

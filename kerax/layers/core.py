@@ -11,7 +11,7 @@ from kerax.layers.layer import KerasTensor, Layer
 from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin
 
-__all__ = ["InputLayer", "Input", "Dense", "Activation", "Identity", "Lambda", "OpLambda"]
+__all__ = ["InputLayer", "Input", "Dense", "Activation", "Identity", "Lambda"]
 
 
 @register_builtin("keras.layers")
@@ -388,19 +388,3 @@ def _has_signature(fn):
         return True
     except (TypeError, ValueError):
         return False
-
-
-class OpLambda(Layer):
-    """An op applied to symbolic tensors (`x + 1`, `x[:, 0]` in the functional API)."""
-
-    def __init__(self, fn, **kwargs):
-        super().__init__(**kwargs)
-        self.fn = fn
-
-    def call(self, *args):
-        return self.fn(*args)
-
-    def get_config(self):
-        raise NotImplementedError(
-            f"{self.name}: arithmetic on symbolic tensors cannot be saved; use a layer "
-            "(e.g. kerax.layers.Add, Lambda) instead.")
