@@ -1,10 +1,11 @@
 """Turning what `fit`/`evaluate`/`predict` accept into blocks of steps.
 
 Two sources:
-- `ArrayData`: NumPy/JAX arrays (and nested lists/dicts of them). Put on the
-  device once per fit/evaluate/predict call (and dropped when it ends); each
-  epoch's (shuffled) batch indices are sent as a small int array and the full
-  batches are gathered inside the compiled program.
+- `ArrayData`: NumPy/JAX arrays (and nested lists/dicts of them). In fit, put
+  on the device once per call (and dropped when it ends); each epoch's
+  (shuffled) batch indices are sent as a small int array and the full batches
+  are gathered inside the compiled program. evaluate and predict stream
+  host slices instead (see the rule below).
 - `IterableData`: Python generators and iterables of `(x, y)` /
   `(x, y, sample_weight)` batches, `kerax.utils.PyDataset`, and any object that
   yields NumPy-convertible batches (tf.data, a PyTorch DataLoader, grain) —
@@ -15,14 +16,17 @@ consecutive steps that run in one dispatch (`steps_per_execution` of them when
 they can share one compiled program, single steps otherwise, one batch at a
 time in eager mode).
 
-How many programs (the rule): the device copy of the arrays is padded with
+How many programs (the rule): fit's device copy of the arrays is padded with
 zero rows to `padded_rows(n, batch_size)` (whole batches, rounded up to one of
-8 lengths per octave, so at most 12.5 % more rows), and the gather program is
-compiled per padded length, never per dataset length. A partial last batch
-runs as its own batch, sliced on the host (one program per distinct
-last-batch size, as Keras 3); in predict it is padded to a full batch instead
-(the padded rows repeat real ones and their outputs are dropped), so predict
-compiles one program per batch size whatever the input length. Shuffling
+8 lengths per octave, so at most 12.5 % more rows), and its gather program is
+compiled per padded length, never per dataset length. evaluate and predict
+make one ordered pass, so they keep no device copy: each dispatch sends its
+batches, sliced on the host (views of the arrays), and their programs depend
+on the batch shape only. A partial last batch runs as its own batch, sliced
+on the host (one program per distinct last-batch size, as Keras 3); in
+predict it is padded to a full batch instead (the padded rows repeat real
+ones and their outputs are dropped), so predict compiles one program per
+batch size whatever the input length. Shuffling
 draws from the generator the caller passes per epoch (fit derives it from the
 seed and the optimizer's step count, see `Trainer.fit`).
 """
@@ -177,6 +181,7 @@ class ArrayData:
         self.data = pack_x_y_sample_weight(x, y, sample_weight)
         self.device_data = None
         self.pad_partial = False  # predict: run the partial last batch padded to full
+        self.stream = False  # evaluate/predict: one ordered pass, batches sliced on the host
         full = self.num_samples // self.batch_size
         rem = self.num_samples - full * self.batch_size
         self.steps = full + (1 if rem else 0)
@@ -196,6 +201,23 @@ class ArrayData:
     def release(self):
         """Drop the device copy (the end of the fit/evaluate/predict call)."""
         self.device_data = None
+
+    def streams(self):
+        """Whether batches are sliced on the host and sent per dispatch (one
+        ordered pass over NumPy arrays: evaluate, predict) rather than
+        gathered from a device copy (fit's epochs; `jax.Array` inputs)."""
+        return self.stream and not self.shuffle and not any(
+            isinstance(a, jax.Array) for a in jax.tree_util.tree_leaves(self.data))
+
+    def host_rows(self, index):
+        """The batches of samples `index` (steps, batch) stacked on a leading
+        step axis: a view of the arrays when they are consecutive rows."""
+        first = int(index[0, 0])
+        if np.array_equal(index.reshape(-1), np.arange(first, first + index.size)):
+            return jax.tree_util.tree_map(
+                lambda a: np.asarray(a)[first:first + index.size].reshape(
+                    index.shape + np.shape(a)[1:]), self.data)
+        return jax.tree_util.tree_map(lambda a: np.asarray(a)[index], self.data)
 
     def host_batch(self, idx):
         """The samples `idx` as one batch with a leading step axis of 1."""
@@ -435,24 +457,31 @@ class EpochIterator:
                 yield Block("eager", jax.tree_util.tree_map(lambda a: np.asarray(a)[c],
                                                             data.data), 1)
             return
-        dev = data.on_device() if data.pad_partial or any(
-            len(c) == data.batch_size for c in chunks) else None
+        stream = data.streams()
+        dev = None if stream or not (data.pad_partial or any(
+            len(c) == data.batch_size for c in chunks)) else data.on_device()
+
+        def block(group, valid=None):
+            index = np.stack(group)
+            if stream:
+                return Block("stacked", data.host_rows(index), len(group), index, valid)
+            return Block("indexed", dev, len(group), index, valid)
+
         group = []
         for c in chunks:
             if len(c) != data.batch_size:
-                yield from (Block("indexed", dev, 1, g[None]) for g in group)
+                yield from (block([g]) for g in group)
                 group = []
                 if data.pad_partial:  # repeat the batch's own rows up to a full batch
-                    yield Block("indexed", dev, 1, np.resize(c, data.batch_size)[None],
-                                valid=len(c))
+                    yield block([np.resize(c, data.batch_size)], valid=len(c))
                 else:  # one program per last-batch size, not per dataset length
-                    yield Block("stacked", data.host_batch(c), 1)
+                    yield Block("stacked", data.host_batch(c), 1, c[None])
                 continue
             group.append(c)
             if len(group) >= self.steps_per_execution:
-                yield Block("indexed", dev, len(group), np.stack(group))
+                yield block(group)
                 group = []
-        yield from (Block("indexed", dev, 1, g[None]) for g in group)
+        yield from (block([g]) for g in group)
 
     def _iterable_blocks(self):
         group = []

@@ -690,6 +690,8 @@ class Trainer:
             callbacks = CallbackList([], model=self)
         self.reset_metrics()
         callbacks.on_test_begin()
+        if data.kind == "arrays":
+            data.stream = True  # one ordered pass: no device copy of the whole data
         logs = self._run_epoch("test", data, callbacks, np.random.default_rng(0), steps)
         if logs is None:
             raise ValueError("evaluate: the dataset is empty (no batches).")
@@ -740,8 +742,8 @@ class Trainer:
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=data.steps)
         cbs.on_predict_begin()
-        if data.kind == "arrays":
-            data.pad_partial = True  # one program per batch size, whatever the length
+        if data.kind == "arrays":  # one ordered pass, one program per batch size
+            data.stream = data.pad_partial = True
         try:
             self._run_epoch("predict", data, cbs, np.random.default_rng(0), steps,
                             on_outputs=outputs.append)
