@@ -10,6 +10,7 @@ from kerax.callbacks.lambda_callback import LambdaCallback
 from kerax.callbacks.learning_rate_scheduler import LearningRateScheduler
 from kerax.callbacks.model_checkpoint import ModelCheckpoint
 from kerax.callbacks.monitor_callback import MonitorCallback
+from kerax.callbacks.orbax_checkpoint import OrbaxCheckpoint
 from kerax.callbacks.progbar_logger import ProgbarLogger
 from kerax.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from kerax.callbacks.tensorboard import TensorBoard
@@ -18,5 +19,5 @@ from kerax.callbacks.terminate_on_nan import TerminateOnNaN
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
     "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback",
-    "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
+    "OrbaxCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
 ]

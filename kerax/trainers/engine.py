@@ -22,15 +22,36 @@ Buffers and threads:
   device copy of its arrays and drops it when its call ends. A gather program
   is compiled per padded data length (see `data_adapter.padded_rows`), not per
   dataset length.
+
+Under a distribution (`kerax.distribution.distribution()`), each program is
+compiled for it: the state carry keeps every variable's sharding
+(`state_shardings`, jit's out_shardings; donation unchanged), and each batch is
+split along the mesh's batch axis, so XLA inserts the gradient all-reduce of
+data parallelism and the collectives of sharded weights. The data path:
+
+- gathered batches (fit's in-memory arrays): the padded device copy is
+  replicated on the mesh once per call and the (steps, batch) index array is
+  split along the batch axis, so each device gathers its own rows, with no
+  communication; a `batch_size` the data axis does not divide is an error.
+- stacked host batches (evaluate/predict streams, generators, partial last
+  batches) are placed split as `P(None, batch_axis)`; a partial batch the data
+  axis does not divide runs whole on every device (same result, not split).
+- in a multi-process run each process gathers its own rows on the host and
+  the global batch is assembled from every process's part
+  (`jax.make_array_from_process_local_data`): a global batch is
+  `process_count` local batches.
 """
+import functools
 import operator
 import threading
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from kerax.core.trace import trace
+from kerax.distribution import distribution
 
 __all__ = ["StepEngine", "DeviceArrays"]
 
@@ -98,12 +119,70 @@ class DeviceArrays:
     [(3,), ()]
     """
 
-    __slots__ = ("arrays", "signature")
+    __slots__ = ("arrays", "signature", "_placed")
 
     def __init__(self, arrays):
         self.arrays = arrays
         leaves, treedef = jax.tree_util.tree_flatten(arrays)
         self.signature = (treedef, tuple((tuple(a.shape[1:]), a.dtype) for a in leaves))
+        self._placed = None
+
+    def replicated_on(self, mesh):
+        """The arrays replicated on every device of `mesh` (made once per mesh;
+        the single-device copy is dropped)."""
+        if self._placed is None or self._placed[0] is not mesh:
+            self.arrays = jax.device_put(self.arrays, NamedSharding(mesh, PartitionSpec()))
+            self._placed = (mesh, self.arrays)
+        return self._placed[1]
+
+
+def _batch_axis_size(dist):
+    return dist.device_mesh.axis_size(dist.batch_dim_name)
+
+
+def _stacked_sharding(dist, ndim):
+    """(steps, batch, ...) split along the batch axis."""
+    return NamedSharding(dist.mesh, PartitionSpec(None, dist.batch_dim_name, *[None] * (ndim - 2)))
+
+
+def _place_stacked(dist, batches):
+    """Host (or device) batches stacked as (steps, batch, ...) -> arrays split
+    along the mesh's batch axis (in a multi-process run, `batches` are this
+    process's rows of every global batch)."""
+    parts = _batch_axis_size(dist)
+    multi = jax.process_count() > 1
+
+    def place(a):
+        if a.ndim < 2:
+            return jax.device_put(a, NamedSharding(dist.mesh, PartitionSpec()))
+        if multi:
+            return jax.make_array_from_process_local_data(_stacked_sharding(dist, a.ndim),
+                                                          np.asarray(a))
+        if a.shape[1] % parts:  # a partial batch: whole on every device
+            return jax.device_put(a, NamedSharding(dist.mesh, PartitionSpec()))
+        return jax.device_put(a, _stacked_sharding(dist, a.ndim))
+    return jax.tree_util.tree_map(place, batches)
+
+
+def _check_batch_size(dist, b):
+    parts = _batch_axis_size(dist)
+    if b % parts:
+        raise ValueError(
+            f"batch_size={b} cannot be split over the {parts} devices of the mesh's batch axis "
+            f"{dist.batch_dim_name!r} ({dist!r}): use a batch_size that is a multiple of "
+            f"{parts}.")
+
+
+def _constrain_batch(dist, batch):
+    """A gathered batch laid out split along the batch axis."""
+    parts = _batch_axis_size(dist)
+
+    def one(a):
+        if a.ndim == 0 or a.shape[0] % parts:
+            return a
+        spec = PartitionSpec(dist.batch_dim_name, *[None] * (a.ndim - 1))
+        return jax.lax.with_sharding_constraint(a, NamedSharding(dist.mesh, spec))
+    return jax.tree_util.tree_map(one, batch)
 
 
 def _picker(positions):
@@ -147,17 +226,25 @@ class StepEngine:
                                      name=f"{self.name}_step")
         return self._steps[key]
 
-    def _get(self, key, batch_struct, k, gather):
+    def _get(self, key, batch_struct, k, gather, dist=None):
         with self._lock:
             compiled = self._compiled.get(key)
             if compiled is None:
-                compiled = self._compile(key, batch_struct(), k, gather)
+                compiled = self._compile(key, batch_struct(), k, gather, dist)
         return compiled
 
-    def _compile(self, key, batch_struct, k, gather):
+    def _compile(self, key, batch_struct, k, gather, dist=None):
         program = self._program(batch_struct)
         assigned = list(program.assigned)  # the carry; every other variable is read-only
         held = [i for i in range(len(program.variables)) if i not in set(assigned)]
+        out_shardings = None
+        constrain = None
+        if dist is not None:
+            # the carry keeps each variable's layout; a gathered batch is split
+            # along the batch axis (each device gathers its own rows)
+            shardings = dist.state_shardings(program.variables)
+            out_shardings = ([shardings[i] for i in assigned], None)
+            constrain = functools.partial(_constrain_batch, dist)
 
         def loop(carry, frozen, consts, xs, get_batch):
             def one(carry, x):
@@ -178,15 +265,19 @@ class StepEngine:
             return carry, outs if self.collect else jax.tree_util.tree_map(lambda o: o[-1], outs)
 
         if gather:
+            def get(data, row):
+                batch = jax.tree_util.tree_map(lambda a: jnp.take(a, row, axis=0), data)
+                return batch if constrain is None else constrain(batch)
+
             def run(carry, frozen, consts, data, idx):
                 # each step's batch is gathered inside the loop (no k-batch copy)
-                return loop(carry, frozen, consts, idx, lambda row: jax.tree_util.tree_map(
-                    lambda a: jnp.take(a, row, axis=0), data))
+                return loop(carry, frozen, consts, idx, lambda row: get(data, row))
         else:
             def run(carry, frozen, consts, batches):
                 return loop(carry, frozen, consts, batches, lambda b: b)
 
-        jitted = jax.jit(run, donate_argnums=(0,) if self.donate else ())
+        jitted = jax.jit(run, donate_argnums=(0,) if self.donate else (),
+                         out_shardings=out_shardings)
         self._compiled[key] = (jitted, program, _picker(assigned), _picker(held))
         return self._compiled[key]
 
@@ -210,25 +301,58 @@ class StepEngine:
         padded to a few lengths (`data_adapter.padded_rows`)."""
         if not isinstance(data, DeviceArrays):
             data = DeviceArrays(data)
-        arrays = data.arrays
+        dist = distribution()
         k, b = idx.shape
-        key = ("gather", k, b) + data.signature
+        if dist is not None:
+            _check_batch_size(dist, b * jax.process_count())
+            if jax.process_count() > 1:  # each process gathers its own rows on the host
+                return self.run_batches(jax.tree_util.tree_map(
+                    lambda a: np.asarray(a)[np.asarray(idx)], data.arrays))
+        arrays = data.arrays
+        key = ("gather", k, b) + data.signature + (dist,)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._get(key, lambda: jax.tree_util.tree_map(
                 lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), arrays),
-                k, gather=True)
+                k, gather=True, dist=dist)
         if idx.dtype != np.int32:
             idx = idx.astype(np.int32)
+        if dist is not None:
+            arrays = data.replicated_on(dist.mesh)
+            idx = jax.device_put(idx, _stacked_sharding(dist, 2))
         return self._run(compiled, arrays, idx)
+
+    def lower_indexed(self, data, idx):
+        """The `jax.stages.Lowered` program `run_indexed(data, idx)` runs
+        (compiled if new, not run): `.compile().as_text()` shows the
+        optimized HLO, with the collectives of a distribution."""
+        if not isinstance(data, DeviceArrays):
+            data = DeviceArrays(data)
+        dist = distribution()
+        k, b = idx.shape
+        key = ("gather", k, b) + data.signature + (dist,)
+        compiled = self._get(key, lambda: jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), data.arrays),
+            k, gather=True, dist=dist)
+        run, program, pick_assigned, pick_held = compiled
+        arrays, idx = data.arrays, np.asarray(idx, np.int32)
+        if dist is not None:
+            arrays = data.replicated_on(dist.mesh)
+            idx = jax.device_put(idx, _stacked_sharding(dist, 2))
+        values = program.values()
+        return run.lower(pick_assigned(values), pick_held(values), program.consts, arrays, idx)
 
     def run_batches(self, batches):
         """Run one step per leading-axis entry of `batches` (stacked batches)."""
+        dist = distribution()
+        if dist is not None:
+            batches = _place_stacked(dist, batches)
         k = int(jax.tree_util.tree_leaves(batches)[0].shape[0])
         struct = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype), batches)
-        key = ("stacked", k) + _signature(struct)
-        compiled = self._compiled.get(key) or self._get(key, lambda: struct, k, gather=False)
+        key = ("stacked", k) + _signature(struct) + (dist,)
+        compiled = self._compiled.get(key) or self._get(key, lambda: struct, k, gather=False,
+                                                        dist=dist)
         return self._run(compiled, batches)
 
     def run_eager(self, batch):

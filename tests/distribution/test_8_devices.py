@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import kerax
+from kerax.callbacks.orbax_checkpoint import restore_checkpoint
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOL = 1e-5
@@ -239,3 +240,71 @@ def test_backup_and_restore_under_model_parallel(results):
     # the restored momentum slots keep their variable's layout too
     momentum = dict(zip(r["slot_paths"], r["specs"][n:]))
     assert strip(next(s for p, s in momentum.items() if "ff1_kernel" in p)) == [None, "model"]
+
+
+# ---- fit / evaluate / predict under a distribution ----------------------------------------
+@pytest.mark.parametrize("case", ["mlp_spe1", "mlp_spe3", "cnn_spe1", "cnn_spe3"])
+def test_data_parallel_fit_evaluate_predict_equal_one_device(results, case):
+    r = result(results, "data_parallel_fit")[case]
+    assert r["weights"] < TOL       # weights and Adam slots after 2 shuffled epochs
+    assert r["history_keys"] and r["history"] < TOL   # loss, mae, val_loss, val_mae
+    assert r["eval"] < TOL and r["pred"] < TOL
+    assert all(all(a is None for a in spec) for spec in r["specs"])  # replicated
+    assert all(m == {"batch": 8} for m in r["meshes"])
+
+
+@pytest.mark.parametrize("case", ["mlp_spe1", "mlp_spe3"])
+def test_data_parallel_fit_step_has_one_all_reduce_and_no_all_gather(results, case):
+    """The compiled train program (a scan of 3 steps for spe3): one gradient
+    all-reduce (XLA combines the gradients, loss and metric sums into one),
+    no parameter all-gather, and the batch gather needs no communication."""
+    ops = result(results, "data_parallel_fit")[case]["collectives"]
+    assert ops == {"all-reduce": 1, "all-gather": 0, "reduce-scatter": 0, "all-to-all": 0,
+                   "collective-permute": 0}
+
+
+def test_fit_batch_size_not_divisible_by_the_data_axis_is_a_clear_error(results):
+    msg = result(results, "data_parallel_fit")["batch_size_error"]
+    assert msg is not None
+    assert "batch_size=12" in msg and "'batch'" in msg and "multiple of 8" in msg
+
+
+def test_model_parallel_fit_of_transformer_block_equals_one_device(results):
+    r = result(results, "model_parallel_fit")
+    assert r["weights"] < TOL and r["history"] < TOL
+    assert r["eval"] < TOL and r["pred"] < TOL
+    assert [strip(s) for s in r["specs"]] == [strip(q) for q in r["requested"]]
+
+
+# ---- OrbaxCheckpoint -----------------------------------------------------------------------
+def _orbax(results):
+    r = result(results, "orbax_checkpoint")
+    if "skipped" in r:
+        pytest.skip(r["skipped"])
+    return r
+
+
+def test_orbax_checkpoint_keeps_n_and_restores_into_another_mesh(results):
+    r = _orbax(results)
+    assert r["steps"] == [1, 2] and r["dirs"] == ["1", "2"]   # max_to_keep=2 of 3 epochs
+    assert r["epoch"] == 2
+    assert r["diff"] == 0.0 and r["metrics_diff"] == 0.0       # 2x4 -> 8x1, exact
+    assert strip(r["saved_specs"][0]) == [None, "model"]
+    assert all(m == {"batch": 8, "model": 1} for m in r["restored_meshes"])
+
+
+def test_orbax_checkpoint_saved_on_8_devices_restores_on_one(results, workdir):
+    _orbax(results)
+    kerax.utils.set_random_seed(5)
+    model = kerax.Sequential([kerax.Input((4, 16)),
+                              kerax.layers.Dense(32, activation="relu", name="ff1"),
+                              kerax.layers.Dense(16, name="ff2")])
+    model.compile(optimizer=kerax.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    meta = restore_checkpoint(model, workdir / "orbax")
+    assert meta["step"] == 2
+    saved = np.load(workdir / "orbax_saved.npz")
+    values = [v.numpy() for v in model.variables + model.optimizer.variables]
+    assert len(values) == len(saved.files)
+    for i, v in enumerate(values):
+        np.testing.assert_array_equal(v, saved[f"arr_{i}"])
+    assert all(len(v.value.sharding.device_set) == 1 for v in model.variables)

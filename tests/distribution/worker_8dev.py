@@ -13,6 +13,7 @@ variables and computations stay on device 0.
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -386,6 +387,143 @@ def backup_and_restore():
             "specs": [spec_of(v) for v in resumed.variables + resumed.optimizer.variables],
             "requested": [requested(v.path) for v in resumed.variables],
             "slot_paths": [v.path for v in resumed.optimizer.variables]}
+
+
+COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
+
+
+def collectives(hlo):
+    """{op: count} of the collective ops in an optimized HLO text."""
+    return {op: len(re.findall(rf"\b{op}(?:-start)?\(", hlo)) for op in COLLECTIVES}
+
+
+def small_cnn():
+    kerax.utils.set_random_seed(9)
+    return kerax.Sequential([kerax.Input((6, 6, 1)),
+                             kerax.layers.Conv2D(4, 3, activation="relu"),
+                             kerax.layers.Flatten(), kerax.layers.Dense(3)])
+
+
+def fit_run(build, dist, x, y, spe, epochs=2, optimizer=None):
+    """fit (shuffled, with validation) + evaluate + predict of a fresh model;
+    evaluate's last batch (12 rows) is one the 8 devices cannot split."""
+    with scope(dist):
+        model = build()
+        model.compile(optimizer=optimizer or kerax.optimizers.Adam(0.01), loss="mse",
+                      metrics=["mae"], steps_per_execution=spe)
+        history = model.fit(x, y, batch_size=16, epochs=epochs, validation_split=0.25,
+                            verbose=0)
+        ev = model.evaluate(x[:60], y[:60], batch_size=16, verbose=0)
+        pred = model.predict(x, batch_size=16, verbose=0)
+    return model, {"weights": [v.numpy() for v in model.variables],
+                   "opt": [v.numpy() for v in model.optimizer.variables],
+                   "history": history.history, "eval": ev, "pred": pred}
+
+
+def compare(a, b):
+    return {"weights": maxdiff(a["weights"] + a["opt"], b["weights"] + b["opt"]),
+            "history": max(float(np.max(np.abs(np.subtract(a["history"][k], b["history"][k]))))
+                           for k in a["history"]),
+            "history_keys": sorted(a["history"]) == sorted(b["history"]),
+            "eval": float(np.max(np.abs(np.subtract(a["eval"], b["eval"])))),
+            "pred": float(np.max(np.abs(a["pred"] - b["pred"])))}
+
+
+@check
+def data_parallel_fit():
+    """DataParallel fit/evaluate/predict of an MLP and a small CNN vs one
+    device, with and without steps_per_execution; the train program's
+    collectives; the batch_size error."""
+    rs = np.random.RandomState(6)
+    # 64 rows: fit on 48 (3 batches of 16: one steps_per_execution=3 block), validate on 16
+    data = {"mlp": (mlp, rs.randn(64, 6).astype("float32"), rs.randn(64, 4).astype("float32")),
+            "cnn": (small_cnn, rs.randn(64, 6, 6, 1).astype("float32"),
+                    rs.randn(64, 3).astype("float32"))}
+    out = {}
+    for name, (build, x, y) in data.items():
+        for spe in (1, 3):
+            _, one = fit_run(build, None, x, y, spe)
+            dp = kd.DataParallel()
+            model, eight = fit_run(build, dp, x, y, spe)
+            r = compare(one, eight)
+            r["specs"] = [spec_of(v) for v in model.variables + model.optimizer.variables]
+            r["meshes"] = [mesh_of(v) for v in model.variables]
+            if name == "mlp":
+                with dp.scope():
+                    idx = np.arange(16 * spe, dtype=np.int32).reshape(spe, 16)
+                    lowered = model._engine("train").lower_indexed((x, y), idx)
+                r["collectives"] = collectives(lowered.compile().as_text())
+            out[f"{name}_spe{spe}"] = r
+    with kd.DataParallel().scope():
+        model = mlp()
+        model.compile(optimizer="sgd", loss="mse")
+        try:
+            model.fit(data["mlp"][1], data["mlp"][2], batch_size=12, epochs=1, verbose=0)
+            out["batch_size_error"] = None
+        except ValueError as e:
+            out["batch_size_error"] = str(e)
+    return out
+
+
+@check
+def model_parallel_fit():
+    """ModelParallel (2x4) fit/evaluate/predict of the transformer block vs one device."""
+    rs = np.random.RandomState(8)
+    x, y = rs.randn(32, 4, 16).astype("float32"), rs.randn(32, 4, 16).astype("float32")
+    def sgd():
+        return kerax.optimizers.SGD(0.05, momentum=0.9)
+
+    x, y = np.concatenate([x, x]), np.concatenate([y, y])  # 64 rows
+    _, one = fit_run(transformer_block, None, x, y, spe=3, optimizer=sgd())
+    model, mp = fit_run(transformer_block, model_parallel(), x, y, spe=3, optimizer=sgd())
+    r = compare(one, mp)
+    r["specs"] = [spec_of(v) for v in model.variables]
+    r["requested"] = [requested(v.path) for v in model.variables]
+    return r
+
+
+@check
+def orbax_checkpoint():
+    """OrbaxCheckpoint during a ModelParallel (2x4) fit: keeps 2 checkpoints;
+    the latest restores into an 8x1 mesh (and, in the parent, onto 1 device)."""
+    try:
+        import orbax.checkpoint  # noqa: F401
+    except ImportError:
+        return {"skipped": "orbax-checkpoint is not installed"}
+    from kerax.callbacks.orbax_checkpoint import restore_checkpoint
+    rs = np.random.RandomState(12)
+    x, y = rs.randn(32, 4, 16).astype("float32"), rs.randn(32, 4, 16).astype("float32")
+    directory = os.path.join(WORKDIR, "orbax")
+
+    def build():
+        model = split_mlp()
+        model.compile(optimizer=kerax.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+        return model
+
+    with model_parallel().scope():
+        model = build()
+        cb = kerax.callbacks.OrbaxCheckpoint(directory, max_to_keep=2)
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[cb])
+        saved = [v.numpy() for v in model.variables + model.optimizer.variables]
+        metric_state = [v.numpy() for m in model.metrics for v in m.variables]
+        steps = cb.all_steps()
+        saved_specs = [spec_of(v) for v in model.variables]
+    np.savez(os.path.join(WORKDIR, "orbax_saved.npz"), *saved)
+    mesh = kd.DeviceMesh((8, 1), ["batch", "model"], devices=kd.list_devices())
+    layout_map = kd.LayoutMap(mesh)
+    layout_map[r"(.*/)?ff1/kernel"] = (None, "model")
+    layout_map[r"(.*/)?ff2/kernel"] = ("model", None)
+    with kd.ModelParallel(layout_map=layout_map, batch_dim_name="batch").scope():
+        target = build()
+        target.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0)  # other values first
+        meta = restore_checkpoint(target, directory)
+        restored = [v.numpy() for v in target.variables + target.optimizer.variables]
+        restored_metrics = [v.numpy() for m in target.metrics for v in m.variables]
+        specs = [mesh_of(v) for v in target.variables]
+    return {"steps": steps, "dirs": sorted(os.listdir(directory)), "epoch": meta["epoch"],
+            "diff": maxdiff(saved, restored), "metrics_diff": maxdiff(metric_state,
+                                                                     restored_metrics),
+            "saved_specs": saved_specs, "restored_meshes": specs}
 
 
 def _jsonable(obj):
