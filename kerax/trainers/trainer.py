@@ -742,8 +742,12 @@ class Trainer:
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=data.steps)
         cbs.on_predict_begin()
-        if data.kind == "arrays":  # one ordered pass, one program per batch size
-            data.stream = data.pad_partial = True
+        if data.kind == "arrays":
+            # One ordered pass sliced on the host. A partial last batch runs at
+            # its own size (one program per distinct last-batch size, as Keras 3):
+            # padding it would change what a model that mixes samples across the
+            # batch (ops over axis 0, an `x @ x.T` output) returns.
+            data.stream = True
         try:
             self._run_epoch("predict", data, cbs, np.random.default_rng(0), steps,
                             on_outputs=outputs.append)

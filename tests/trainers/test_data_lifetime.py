@@ -95,11 +95,11 @@ def test_rss_stays_flat_over_repeated_fits():
     assert rss_mb() - start < 150
 
 
-def test_predict_compiles_per_batch_size_not_per_length(keras):
+def test_predict_compiles_per_last_batch_size_not_per_length(keras):
     """Keras 3 compiles one program per distinct last-batch size (31 for the
-    lengths 1..64 at batch 32); kerax pads the last batch, so a handful:
-    lengths 1..64 at batch 32 compile at most 16 programs, and fewer than
-    Keras on lengths 1..20 at batch 8, with the same outputs."""
+    lengths 1..64 at batch 32); kerax compiles no more than Keras on the same
+    loop (no device copy, so no program per dataset length), with the same
+    outputs."""
     rng = np.random.default_rng(0)
     model = _model(kerax)
     model.predict(np.zeros((32, FEATURES), np.float32), batch_size=32, verbose=0)
@@ -107,7 +107,7 @@ def test_predict_compiles_per_batch_size_not_per_length(keras):
         for n in range(1, 65):
             assert model.predict(rng.normal(size=(n, FEATURES)).astype(np.float32),
                                  batch_size=32, verbose=0).shape == (n, 1)
-    assert len(seen) <= 16, len(seen)
+    assert len(seen) <= 32, len(seen)
 
     xs = [rng.normal(size=(n, FEATURES)).astype(np.float32) for n in range(1, 21)]
     counts, outs = {}, {}
@@ -118,10 +118,26 @@ def test_predict_compiles_per_batch_size_not_per_length(keras):
         with count_compiles() as seen:
             outs[name] = [m.predict(x, batch_size=8, verbose=0) for x in xs]
         counts[name] = len(seen)
-    assert counts["kerax"] < counts["keras"], counts
+    assert counts["kerax"] <= counts["keras"], counts
     for a, b in zip(outs["kerax"], outs["keras"]):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_predict_of_a_batch_coupled_model_equals_keras(keras):
+    """A model whose outputs mix the samples of a batch (a similarity matrix
+    over the batch) sees the real last batch, never a padded one."""
+    def build(lib):
+        inp = lib.Input((3,))
+        h = lib.layers.Dense(4)(inp)
+        return lib.Model(inp, lib.ops.matmul(h, lib.ops.transpose(h)))
+
+    kx, k = build(kerax), build(keras)
+    kx.set_weights(k.get_weights())
+    x = np.random.default_rng(5).normal(size=(3, 3)).astype(np.float32)
+    got, want = kx.predict(x, batch_size=4, verbose=0), k.predict(x, batch_size=4, verbose=0)
+    assert got.shape == want.shape == (3, 3)  # a padded batch would give (3, 4)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_evaluate_and_fit_compile_per_last_batch_size():
@@ -162,8 +178,8 @@ def test_padded_rows_rule():
     assert len({da.padded_rows(n, 32) for n in range(1000, 2000)}) <= 9
 
 
-def test_predict_pads_partial_batches_exactly(keras):
-    """Padded rows never leak into the outputs: predict of a dict-input,
+def test_predict_partial_batches_exactly(keras):
+    """Partial last batches: predict of a dict-input,
     two-output model on every length 1..9 at batch 4 equals Keras."""
     def build(lib):
         a = lib.Input((3,), name="a")
