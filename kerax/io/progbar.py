@@ -37,7 +37,9 @@ def _is_dynamic_display():
             return True
     except (AttributeError, ValueError):
         pass
-    return "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ
+    # A Jupyter kernel's stdout is ipykernel's OutStream (ipykernel merely
+    # imported, e.g. by a notebook runner, does not make a display dynamic).
+    return type(out).__module__.startswith("ipykernel") or "PYCHARM_HOSTED" in os.environ
 
 
 def _to_number(v):
