@@ -95,7 +95,14 @@ CHILD = textwrap.dedent("""
             print("LOADED")
         except ValueError as e:
             print("REFUSED", str(e).replace("\\n", " "))
-    print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # VmHWM: this process image's own peak. (ru_maxrss would also count the
+    # pytest parent's RSS, which Linux carries over fork + exec.)
+    try:
+        with open("/proc/self/status") as f:
+            hwm = [l for l in f if l.startswith("VmHWM:")][0].split()[1]
+        print("PEAK_MB", int(hwm) / 1024)
+    except (OSError, IndexError):
+        print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """)
 
 
