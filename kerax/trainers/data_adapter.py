@@ -23,10 +23,9 @@ compiled per padded length, never per dataset length. evaluate and predict
 make one ordered pass, so they keep no device copy: each dispatch sends its
 batches, sliced on the host (views of the arrays), and their programs depend
 on the batch shape only. A partial last batch runs as its own batch, sliced
-on the host (one program per distinct last-batch size, as Keras 3); in
-predict it is padded to a full batch instead (the padded rows repeat real
-ones and their outputs are dropped), so predict compiles one program per
-batch size whatever the input length. Shuffling
+on the host (one program per distinct last-batch size, as Keras 3; predict
+too: padding it would change what models that mix samples across the batch
+return). Shuffling
 draws from the generator the caller passes per epoch (fit derives it from the
 seed and the optimizer's step count, see `Trainer.fit`).
 """
@@ -180,7 +179,6 @@ class ArrayData:
         self.shuffle = shuffle
         self.data = pack_x_y_sample_weight(x, y, sample_weight)
         self.device_data = None
-        self.pad_partial = False  # predict: run the partial last batch padded to full
         self.stream = False  # evaluate/predict: one ordered pass, batches sliced on the host
         full = self.num_samples // self.batch_size
         rem = self.num_samples - full * self.batch_size
@@ -412,14 +410,11 @@ class Block:
     indices (`StepEngine.run_indexed(data, index)`); "stacked": `data` holds
     `steps` host batches stacked on a leading axis (`run_batches(data)`);
     "eager": `data` is one host batch (`run_eager(data)`, steps == 1).
-    `valid`: when not None, only the first `valid` rows of the (last) batch
-    are samples; the rest pad it to a full batch (predict drops their outputs).
     """
     kind: str
     data: object
     steps: int
     index: np.ndarray = None
-    valid: int = None
 
 
 class EpochIterator:
@@ -458,24 +453,22 @@ class EpochIterator:
                                                             data.data), 1)
             return
         stream = data.streams()
-        dev = None if stream or not (data.pad_partial or any(
-            len(c) == data.batch_size for c in chunks)) else data.on_device()
+        dev = None if stream or not any(
+            len(c) == data.batch_size for c in chunks) else data.on_device()
 
-        def block(group, valid=None):
+        def block(group):
             index = np.stack(group)
             if stream:
-                return Block("stacked", data.host_rows(index), len(group), index, valid)
-            return Block("indexed", dev, len(group), index, valid)
+                return Block("stacked", data.host_rows(index), len(group), index)
+            return Block("indexed", dev, len(group), index)
 
         group = []
         for c in chunks:
             if len(c) != data.batch_size:
                 yield from (block([g]) for g in group)
                 group = []
-                if data.pad_partial:  # repeat the batch's own rows up to a full batch
-                    yield block([np.resize(c, data.batch_size)], valid=len(c))
-                else:  # one program per last-batch size, not per dataset length
-                    yield Block("stacked", data.host_batch(c), 1, c[None])
+                # one program per last-batch size, not per dataset length (as Keras 3)
+                yield Block("stacked", data.host_batch(c), 1, c[None])
                 continue
             group.append(c)
             if len(group) >= self.steps_per_execution:

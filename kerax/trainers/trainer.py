@@ -517,8 +517,6 @@ class Trainer:
                     auto = False
             step += block.steps
             if mode == "predict":
-                if block.valid is not None:  # drop the outputs of the padding rows
-                    out = jax.tree_util.tree_map(lambda o: _drop_padding(o, block), out)
                 on_outputs(out)
                 end(step - 1, {"outputs": out})
             else:
@@ -869,18 +867,6 @@ def _validate_names(loss, metrics, weighted_metrics):
 
 
 _SHUFFLE_SEED_KEY = "trainer/shuffle_seed"
-
-
-def _drop_padding(out, block):
-    """A padded predict block's outputs, `(steps, batch, ...)`, without the
-    padding rows of its last batch (on the host: a device slice would compile
-    once per size)."""
-    out = np.asarray(out)
-    batch = block.index.shape[1]
-    if out.ndim < 2 or out.shape[1] != batch:
-        return out
-    rows = out.reshape((-1,) + out.shape[2:])
-    return rows[:out.shape[0] * batch - (batch - block.valid)][None]
 
 
 def _shuffle_rng(seed, iterations):
