@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import config
+from kerax.core.memory import check_allocation
 from kerax.variables import Variable
 
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint",
@@ -94,32 +95,33 @@ def _dtype(dtype):
     return jnp.dtype(dtype or config.floatx())
 
 
-def _shape(shape):
-    if isinstance(shape, int):
-        return (shape,)
-    return tuple(int(s) for s in shape)
+def _shape(shape, dtype=None, fn=None):
+    shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    if fn is not None:  # an impossible size raises here instead of aborting in XLA
+        check_allocation(shape, dtype, f"kerax.random.{fn}")
+    return shape
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    return (jax.random.normal(draw_seed(seed), _shape(shape), dtype=dtype) * stddev
+    return (jax.random.normal(draw_seed(seed), _shape(shape, dtype, "normal"), dtype=dtype) * stddev
             + mean).astype(dtype)
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    return jax.random.uniform(draw_seed(seed), _shape(shape), dtype=dtype,
+    return jax.random.uniform(draw_seed(seed), _shape(shape, dtype, "uniform"), dtype=dtype,
                               minval=minval, maxval=maxval)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    x = jax.random.truncated_normal(draw_seed(seed), -2.0, 2.0, _shape(shape), dtype=dtype)
+    x = jax.random.truncated_normal(draw_seed(seed), -2.0, 2.0, _shape(shape, dtype, "truncated_normal"), dtype=dtype)
     return (x * stddev + mean).astype(dtype)
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
-    return jax.random.randint(draw_seed(seed), _shape(shape), minval, maxval,
+    return jax.random.randint(draw_seed(seed), _shape(shape, dtype, "randint"), minval, maxval,
                               dtype=jnp.dtype(dtype))
 
 
@@ -153,18 +155,18 @@ def shuffle(x, axis=0, seed=None):
 
 def gamma(shape, alpha, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    return jax.random.gamma(draw_seed(seed), alpha, _shape(shape), dtype=dtype)
+    return jax.random.gamma(draw_seed(seed), alpha, _shape(shape, dtype, "gamma"), dtype=dtype)
 
 
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    return jax.random.binomial(draw_seed(seed), counts, probabilities, _shape(shape),
+    return jax.random.binomial(draw_seed(seed), counts, probabilities, _shape(shape, dtype, "binomial"),
                                dtype=dtype)
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    return jax.random.beta(draw_seed(seed), alpha, beta, _shape(shape), dtype=dtype)
+    return jax.random.beta(draw_seed(seed), alpha, beta, _shape(shape, dtype, "beta"), dtype=dtype)
 
 
 # Created at import, never inside a trace: compiled functions read it as state.

@@ -1,6 +1,7 @@
 """Sizes that cannot fit are refused before XLA is asked (issue 12, item 3):
 `Dense(10**12)`, a huge Embedding or Conv2D, a `.keras` config declaring
-such a size, or a built-in initializer called directly raise a catchable
+such a size, a built-in initializer or a kerax.random function called
+directly raise a catchable
 `AllocationTooLargeError` (a MemoryError and a ValueError) naming the
 variable, its shape and size, instead of aborting the interpreter.
 
@@ -36,6 +37,8 @@ CHILD = textwrap.dedent("""
         "config": lambda: kerax.models.load_model(path),
         "initializer": lambda: kerax.initializers.GlorotUniform()((10**12, 4)),
         "variable": lambda: kerax.Variable(custom_init, shape=(10**13,), name="big"),
+        "random": lambda: kerax.random.uniform((10**12, 4)),
+        "randint": lambda: kerax.random.randint((10**13,), 0, 5),
     }
     for key, attempt in attempts.items():
         try:
@@ -71,6 +74,8 @@ def test_huge_sizes_raise_a_catchable_error_in_a_subprocess(tmp_path):
         "config": ["wide", "kernel", "(4, 1000000000000)"],
         "initializer": ["GlorotUniform", "(1000000000000, 4)"],
         "variable": ["big", "(10000000000000,)"],
+        "random": ["kerax.random.uniform", "(1000000000000, 4)"],
+        "randint": ["kerax.random.randint", "(10000000000000,)"],
     }
     for key, words in expected.items():
         line = results.get(key, "")
