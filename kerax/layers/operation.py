@@ -13,21 +13,9 @@ models, `fit` and saving through the one graph machinery; unlike Keras,
 """
 import inspect
 
-from kerax.layers.layer import Layer
+from kerax.layers.layer import Layer, _auto_config_error, _capture_init_args
 
 __all__ = ["Operation"]
-
-
-def _serializable(value):
-    """Keras' rule for an automatic config: plain values (str, int, float,
-    bool, None) in lists, tuples and dicts."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_serializable(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _serializable(v) for k, v in value.items())
-    return False
 
 
 class Operation(Layer):
@@ -49,28 +37,12 @@ class Operation(Layer):
 
     def __new__(cls, *args, **kwargs):
         obj = super().__new__(cls, *args, **kwargs)
-        # Keras' automatic config: the constructor's arguments, defaults included.
-        config = None
-        try:
-            bound = inspect.signature(cls.__init__).bind(obj, *args, **kwargs)
-        except TypeError:
-            bound = None
-        if bound is not None:
-            bound.apply_defaults()
-            params = inspect.signature(cls.__init__).parameters
-            config = {}
-            for i, (key, value) in enumerate(bound.arguments.items()):
-                kind = params[key].kind
-                if i == 0 or kind == inspect.Parameter.VAR_POSITIONAL:
-                    if kind == inspect.Parameter.VAR_POSITIONAL and value:
-                        config = None  # positional *args cannot be given back by name
-                        break
-                    continue
-                if kind == inspect.Parameter.VAR_KEYWORD:
-                    config.update(value)
-                else:
-                    config[key] = value
-        obj.__dict__["_auto_config"] = config
+        d = obj.__dict__
+        if d["_auto_config"] is None and not d["_auto_config_error_args"]:
+            # Layer captures only for classes using its get_config; an
+            # Operation's get_config always does (Keras' automatic config).
+            d["_auto_config"], d["_auto_config_error_args"] = _capture_init_args(
+                cls, args, kwargs)
         return obj
 
     def __init__(self, name=None):
@@ -88,16 +60,10 @@ class Operation(Layer):
         Override it when the constructor takes values that cannot be
         serialized."""
         config = self.__dict__.get("_auto_config")
-        bad = None if config is None else [k for k, v in config.items() if not _serializable(v)]
-        if config is None or bad:
-            what = f"arguments {bad} that cannot be serialized" if bad else \
-                "arguments that cannot be captured"
-            raise NotImplementedError(
-                f"Operation {type(self).__name__} was created with {what}; implement "
-                "get_config() (and from_config() for values that are not plain) to save it.")
-        out = {"name": self.name}
-        out.update({k: v for k, v in config.items() if k != "name"})
-        return out
+        if config is None:
+            raise NotImplementedError(_auto_config_error(
+                type(self).__name__, self.__dict__.get("_auto_config_error_args", False)))
+        return {"name": self.name, **config}
 
     @classmethod
     def from_config(cls, config):
