@@ -1,9 +1,16 @@
-"""Small datasets shipped with kerax (no download)."""
+"""Datasets: Keras' `keras.datasets` loaders (mnist, fashion_mnist, cifar10,
+cifar100, imdb, reuters, boston_housing, california_housing; downloaded into
+Keras' cache through `kerax.utils.get_file`, read from it offline) and a small
+dataset shipped with kerax (`load_digits`, no download)."""
 import os
 
 import numpy as np
 
-__all__ = ["load_digits"]
+from kerax.datasets import (boston_housing, california_housing, cifar10,  # noqa: F401
+                            cifar100, fashion_mnist, imdb, mnist, reuters)
+
+__all__ = ["load_digits", "boston_housing", "california_housing", "cifar10", "cifar100",
+           "fashion_mnist", "imdb", "mnist", "reuters"]
 
 _HERE = os.path.dirname(__file__)
 
