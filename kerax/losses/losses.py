@@ -385,7 +385,16 @@ def call_with_mask(fn, y_true, y_pred, **kwargs):
     """
     if fn is sparse_categorical_crossentropy and kwargs.get("ignore_class") is not None:
         return _sparse_categorical_crossentropy(y_true, y_pred, **kwargs)
+    masked = MASKED_FORMS.get(fn)
+    if masked is not None:
+        return masked(y_true, y_pred, **kwargs)
     return fn(y_true, y_pred, **kwargs), None
+
+
+MASKED_FORMS = {}
+"""{loss function: its form returning `(losses, mask)`}, for the other losses
+that attach a mask to their output in Keras (`circle`: only the positive
+losses count)."""
 
 
 # ---- Loss classes ----------------------------------------------------------------
