@@ -13,6 +13,8 @@ from kerax.callbacks.monitor_callback import MonitorCallback
 from kerax.callbacks.orbax_checkpoint import OrbaxCheckpoint
 from kerax.callbacks.progbar_logger import ProgbarLogger
 from kerax.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from kerax.callbacks.remote_monitor import RemoteMonitor
+from kerax.callbacks.swap_ema_weights import SwapEMAWeights
 from kerax.callbacks.tensorboard import TensorBoard
 from kerax.callbacks.terminate_on_nan import TerminateOnNaN
 
@@ -20,4 +22,5 @@ __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
     "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback",
     "OrbaxCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
+    "RemoteMonitor", "SwapEMAWeights",
 ]
