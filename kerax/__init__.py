@@ -49,38 +49,6 @@ def device(device_name):
 
 
 
-class InputSpec:
-    """Keras' `InputSpec` (dtype, shape, ndim, max_ndim, min_ndim, axes,
-    allow_last_axis_squeeze, name, optional). kerax layers do not check their
-    inputs against `layer.input_spec`: it is kept and serialized only."""
-
-    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
-                 axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
-        self.dtype = dtype
-        self.shape = None if shape is None else tuple(shape)
-        self.ndim = len(self.shape) if self.shape is not None else ndim
-        self.max_ndim, self.min_ndim = max_ndim, min_ndim
-        self.name, self.optional = name, optional
-        self.allow_last_axis_squeeze = allow_last_axis_squeeze
-        self.axes = {int(k): v for k, v in (axes or {}).items()}
-        if self.axes and self.ndim is None and self.min_ndim is None:
-            raise ValueError("InputSpec: axes cannot be passed without ndim or min_ndim.")
-
-    def get_config(self):
-        return {"dtype": self.dtype, "shape": self.shape, "ndim": self.ndim,
-                "max_ndim": self.max_ndim, "min_ndim": self.min_ndim, "axes": self.axes}
-
-    @classmethod
-    def from_config(cls, spec_config):
-        return cls(**spec_config)
-
-    def __repr__(self):
-        parts = [f"{k}={v}" for k, v in (("dtype", self.dtype), ("shape", self.shape),
-                                         ("ndim", self.ndim), ("max_ndim", self.max_ndim),
-                                         ("min_ndim", self.min_ndim), ("axes", self.axes))
-                 if v]
-        return f"InputSpec({', '.join(parts)})"
-
-
+from kerax.layers.input_spec import InputSpec  # noqa: F401,E402
 from kerax.layers.operation import Operation  # noqa: F401,E402
 from kerax.models.functional import Function  # noqa: F401,E402

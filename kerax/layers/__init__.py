@@ -45,3 +45,12 @@ from kerax.layers.jax_layer import FlaxLayer, JaxLayer  # noqa: F401
 from kerax.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from kerax.layers import op_nodes  # noqa: F401,E402  (Keras op nodes of functional graphs)
 from kerax.layers.augmentation_geometric import RandomShear  # noqa: F401,E402
+from kerax.layers.input_spec import InputSpec  # noqa: F401,E402
+from kerax.layers.serialization import deserialize, serialize  # noqa: F401,E402
+from kerax.layers.rms_normalization import RMSNormalization  # noqa: F401,E402
+from kerax.layers.adaptive_pooling import (  # noqa: F401,E402
+    AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D, AdaptiveMaxPooling2D, AdaptiveMaxPooling3D)
+from kerax.layers.reversible_embedding import ReversibleEmbedding  # noqa: F401,E402
+from kerax.layers.pipeline import Pipeline  # noqa: F401,E402
+from kerax.layers.grouped_query_attention import GroupQueryAttention  # noqa: F401,E402

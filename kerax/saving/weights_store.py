@@ -74,7 +74,7 @@ def _children(obj):
         if _is_saveable(v) or _is_container(v):
             attrs[k] = v
     for k in _user_properties(obj):
-        if k in attrs or k == "layers":
+        if k in attrs or (k == "layers" and is_model):
             continue
         try:
             v = getattr(obj, k)
