@@ -54,3 +54,4 @@ from kerax.layers.adaptive_pooling import (  # noqa: F401,E402
 from kerax.layers.reversible_embedding import ReversibleEmbedding  # noqa: F401,E402
 from kerax.layers.pipeline import Pipeline  # noqa: F401,E402
 from kerax.layers.grouped_query_attention import GroupQueryAttention  # noqa: F401,E402
+from kerax.layers.text_vectorization import TextVectorization  # noqa: F401,E402
