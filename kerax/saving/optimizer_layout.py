@@ -23,6 +23,9 @@ def _spec(opt):
     each trainable variable, each field in turn — or ("shared", field).
     Fields are the slot names (Keras' own, see `_slot_names`). None if not mapped."""
     t = type(opt)
+    own = getattr(t, "_keras_layout", None)  # an optimizer that declares its layout
+    if own is not None:
+        return [(kind, list(fields) if kind == "per_var" else fields) for kind, fields in own]
     if t is O.SGD:
         return [("per_var", ["momentum"])] if opt.momentum != 0 else []
     if t is O.RMSprop:
