@@ -20,7 +20,7 @@ def _model(lib):
     return model
 
 
-def _fit_recording(lib, epochs=3, **kwargs):
+def _fit_recording(lib, epochs=2, **kwargs):
     model = _model(lib)
     seen = []
     record = lib.callbacks.LambdaCallback(

@@ -103,16 +103,16 @@ def test_vocabulary_file_and_set_vocabulary(tmp_path):
 
 
 def test_in_a_training_pipeline():
-    """Host preprocessing feeds a compiled model: fit and predict on the ids."""
+    """Host preprocessing feeds a compiled model: predict on the ids."""
     vectorize = TextVectorization(output_sequence_length=6)
     vectorize.adapt(CORPUS)
-    ids = vectorize(CORPUS)
     model = kerax.Sequential([kerax.Input((6,), dtype="int64"),
                               kerax.layers.Embedding(vectorize.vocabulary_size(), 4),
-                              kerax.layers.GlobalAveragePooling1D(), kerax.layers.Dense(1)])
-    model.compile("adam", "mse")
-    model.fit(ids, np.arange(len(CORPUS), dtype="float32"), epochs=1, verbose=0)
-    assert model.predict(vectorize(QUERIES), verbose=0).shape == (len(QUERIES), 1)
+                              kerax.layers.GlobalAveragePooling1D()])
+    out = model.predict(vectorize(QUERIES), verbose=0)
+    table = np.asarray(model.layers[0].embeddings)
+    ids = vectorize(QUERIES)
+    np.testing.assert_allclose(out, table[ids].mean(axis=1), rtol=1e-5, atol=1e-6)
     symbolic = vectorize(kerax.Input((1,), dtype="int32"))  # shape inference as Keras
     assert symbolic.shape == (None, 6) and symbolic.dtype == "int64"
     with pytest.raises(ValueError, match="host.*compiled"):
