@@ -55,3 +55,7 @@ from kerax.layers.reversible_embedding import ReversibleEmbedding  # noqa: F401,
 from kerax.layers.pipeline import Pipeline  # noqa: F401,E402
 from kerax.layers.grouped_query_attention import GroupQueryAttention  # noqa: F401,E402
 from kerax.layers.text_vectorization import TextVectorization  # noqa: F401,E402
+from kerax.layers.augmentation_color import (  # noqa: F401,E402
+    AutoContrast, ContrastLimitedAdaptiveHistogramEqualization, Equalization, RandomBrightness,
+    RandomColorDegeneration, RandomColorJitter, RandomGrayscale, RandomHue, RandomInvert,
+    RandomPosterization, RandomSaturation, RandomSharpness, Solarization)
