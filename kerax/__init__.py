@@ -17,6 +17,7 @@ from kerax import datasets  # noqa: F401
 from kerax import callbacks, export, mixed_precision  # noqa: F401
 from kerax import preprocessing  # noqa: F401
 from kerax import distribution  # noqa: F401
+from kerax import applications  # noqa: F401
 from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
 from kerax.models import Model, Sequential  # noqa: F401
 from kerax.losses import Loss  # noqa: F401

@@ -27,6 +27,7 @@ LEVELS = [
     ("kerax.models", 7),
     ("kerax", 8),  # the public facades: kerax, kerax.backend, kerax.utils, kerax.mixed_precision, demo
     ("kerax.utils", 8),  # keras.utils: re-exports from every level (kerax.io, registry, backend, ...)
+    ("kerax.applications", 8),  # keras.applications: functional models on layers, models, utils
 ]
 
 

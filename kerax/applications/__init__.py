@@ -1,0 +1,12 @@
+"""kerax.applications: Keras 3's `keras.applications` architectures, with
+Keras' layer names so its published ImageNet weight files load."""
+from kerax.applications import imagenet_utils  # noqa: F401
+from kerax.applications import resnet, resnet50, resnet_v2  # noqa: F401
+from kerax.applications.resnet import ResNet50, ResNet101, ResNet152  # noqa: F401
+from kerax.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2  # noqa: F401
+from kerax.applications import mobilenet, mobilenet_v2, mobilenet_v3, vgg16, vgg19  # noqa: F401
+from kerax.applications.mobilenet import MobileNet  # noqa: F401
+from kerax.applications.mobilenet_v2 import MobileNetV2  # noqa: F401
+from kerax.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small  # noqa: F401
+from kerax.applications.vgg16 import VGG16  # noqa: F401
+from kerax.applications.vgg19 import VGG19  # noqa: F401
