@@ -13,6 +13,7 @@ from kerax import activations, constraints, initializers, regularizers  # noqa: 
 from kerax import losses, metrics, optimizers  # noqa: F401
 from kerax import layers  # noqa: F401
 from kerax import models  # noqa: F401
+from kerax import distillation  # noqa: F401
 from kerax import datasets  # noqa: F401
 from kerax import callbacks, export, mixed_precision  # noqa: F401
 from kerax import preprocessing  # noqa: F401

@@ -25,6 +25,7 @@ LEVELS = [
     ("kerax.saving", 5), ("kerax.export", 5),
     ("kerax.callbacks", 6), ("kerax.trainers", 6),
     ("kerax.models", 7),
+    ("kerax.distillation", 7),  # keras.distillation: Distiller is a Model
     ("kerax", 8),  # the public facades: kerax, kerax.backend, kerax.utils, kerax.mixed_precision, demo
     ("kerax.utils", 8),  # keras.utils: re-exports from every level (kerax.io, registry, backend, ...)
     ("kerax.applications", 8),  # keras.applications: functional models on layers, models, utils
