@@ -2,8 +2,8 @@
 Keras' formula differs from optax's, a small transform from
 `kerax.optimizers.transforms`) so that its steps equal Keras 3's.
 
-Keras' `Ftrl`, `Lamb`, `Muon` and `LossScaleOptimizer` are not provided
-(optax has no FTRL).
+`Ftrl`, `Lamb`, `Muon` and `ScheduleFreeAdamW` have a module each;
+`LossScaleOptimizer` wraps another optimizer (loss_scale_optimizer.py).
 """
 import optax
 
