@@ -44,7 +44,9 @@ from kerax.layers.text_preprocessing import Hashing, StringLookup  # noqa: F401
 from kerax.layers.jax_layer import FlaxLayer, JaxLayer  # noqa: F401
 from kerax.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
 from kerax.layers import op_nodes  # noqa: F401,E402  (Keras op nodes of functional graphs)
-from kerax.layers.augmentation_geometric import RandomShear  # noqa: F401,E402
+from kerax.layers.augmentation_geometric import (  # noqa: F401,E402
+    CutMix, MaxNumBoundingBoxes, MixUp, RandomCrop, RandomElasticTransform, RandomErasing,
+    RandomGaussianBlur, RandomPerspective, RandomShear)
 from kerax.layers.input_spec import InputSpec  # noqa: F401,E402
 from kerax.layers.serialization import deserialize, serialize  # noqa: F401,E402
 from kerax.layers.rms_normalization import RMSNormalization  # noqa: F401,E402

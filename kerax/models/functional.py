@@ -86,7 +86,10 @@ class Graph:
 
         for node in self.nodes:
             args, kwargs = jax.tree_util.tree_map(sub, (node.args, node.kwargs), is_leaf=_is_kt)
-            if training is not None and "training" not in kwargs and node.layer._call_signature()["training"]:
+            # As Keras 3: an explicit outer `training` overrides the one recorded
+            # on the node (Keras writes training=True for the random preprocessing
+            # layers into its files; predict must still run them in inference).
+            if training is not None and node.layer._call_signature()["training"]:
                 kwargs["training"] = training
             arg_masks = [jax.tree_util.tree_map(mask_of, a, is_leaf=_is_kt) for a in node.args]
             kwarg_masks = {k: jax.tree_util.tree_map(mask_of, v, is_leaf=_is_kt)

@@ -5,9 +5,11 @@ configs and `.keras` files both ways; identity at inference; compiled fit
 without a retrace per batch."""
 import warnings
 
+import jax
 import numpy as np
 import pytest
 
+import kerax
 from kerax import layers as L
 from tests.layers.keras_compare import plain
 
@@ -81,3 +83,132 @@ def test_random_shear_dict_inputs_move_together():
     assert expected[0] <= xs.min() and xs.max() < expected[2]
     assert _np(out["bounding_boxes"]["labels"]).tolist() == [7]
     assert out["images"].shape == (9, 9, 1)
+
+
+# (layer, kwargs, input layout, compare boxes) for the Keras-drawn comparison
+SAME_DRAW = [
+    ("RandomPerspective", dict(scale=0.4, seed=1, bounding_box_format="xyxy"), True),
+    ("RandomPerspective", dict(factor=0.5, scale=0.6, interpolation="nearest", fill_value=0.5,
+                               seed=2), False),
+    ("RandomErasing", dict(seed=1, value_range=(0, 1)), False),
+    ("RandomErasing", dict(fill_value=0.3, factor=0.5, scale=0.2, value_range=(0, 1), seed=1,
+                           data_format="channels_first"), False),
+    ("RandomGaussianBlur", dict(kernel_size=(3, 5), sigma=(0.5, 2.0), value_range=(0, 1),
+                                seed=1), False),
+    ("CutMix", dict(seed=1), False),
+    ("MixUp", dict(alpha=0.5, seed=1), False),
+    ("RandomCrop", dict(height=4, width=5, seed=1), False),
+    ("RandomCrop", dict(height=5, width=3, seed=1, data_format="channels_first"), False),
+    ("RandomElasticTransform", dict(factor=0.0, seed=1), False),
+]
+
+
+@pytest.mark.parametrize("name,kw,boxes", SAME_DRAW,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(SAME_DRAW)])
+def test_same_transformation_as_keras(keras, name, kw, boxes):
+    k, m = _pair(keras, name, kw)
+    x = _channels(IMAGES, kw)
+    t = k.get_random_transformation(x)
+    np.testing.assert_allclose(_np(m.transform_images(x, t)), _np(k.transform_images(x, t)),
+                               atol=1e-5)
+    if boxes:
+        kb = k.transform_bounding_boxes({"boxes": BOXES, "labels": BOX_LABELS}, t)
+        mb = m.transform_bounding_boxes({"boxes": BOXES, "labels": BOX_LABELS}, t)
+        np.testing.assert_allclose(_np(mb["boxes"]), _np(kb["boxes"]), atol=1e-3)
+        np.testing.assert_array_equal(_np(mb["labels"]), _np(kb["labels"]))
+    if name in ("CutMix", "MixUp"):
+        labels = np.eye(3, dtype="float32")
+        np.testing.assert_allclose(_np(m.transform_labels(labels, t)),
+                                   _np(k.transform_labels(labels, t)), atol=1e-6)
+    _same_config(k, m)
+    # kerax's own draw has Keras' shapes and dtypes
+    mine = m.get_random_transformation(x)
+    for a, b in zip(jax.tree_util.tree_leaves(t), jax.tree_util.tree_leaves(mine)):
+        assert np.shape(a) == np.shape(b)
+
+
+
+RANDOM = [("RandomShear", dict(x_factor=0.3, y_factor=0.3)),
+          ("RandomCrop", dict(height=6, width=6)),
+          ("RandomPerspective", dict(scale=0.5)),
+          ("RandomElasticTransform", dict(scale=0.5, value_range=(0, 1))),
+          ("RandomErasing", dict(value_range=(0, 1))),
+          ("RandomGaussianBlur", dict(sigma=(1.0, 2.0), value_range=(0, 1))),
+          ("CutMix", {}),
+          ("MixUp", {})]
+
+
+@pytest.mark.parametrize("name,kw", RANDOM, ids=[r[0] for r in RANDOM])
+def test_inference_identity_seeded_and_compiled_fit(name, kw):
+    x = IMAGES
+    a, b = getattr(L, name)(seed=5, **kw), getattr(L, name)(seed=5, **kw)
+    np.testing.assert_array_equal(_np(a(x, training=False)), x)   # identity at inference
+    first = _np(a(x, training=True))
+    np.testing.assert_array_equal(first, _np(b(x, training=True)))  # same seed, same draw
+    if name != "RandomCrop":
+        assert not np.allclose(first, x)                          # augments in training
+    assert not np.allclose(_np(a(x, training=True)), first)       # the state advances
+    # unbatched: one image in, one image out
+    assert a(x[0]).shape == first.shape[1:]
+
+    # Inside compiled fit: traced once per program, not once per batch.
+    layer = getattr(L, name)(seed=1, **kw)
+    calls = []
+    plain_call = layer.call
+
+    def counting(data, training=True):
+        calls.append(1)
+        return plain_call(data, training=training)
+    layer.call = counting
+    model = kerax.Sequential([kerax.Input((9, 9, 2)), layer, L.GlobalAveragePooling2D(),
+                              L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    xs = RNG.uniform(0, 1, (16, 9, 9, 2)).astype("float32")
+    ys = RNG.normal(size=(16, 1)).astype("float32")
+    model.fit(xs, ys, batch_size=4, epochs=1, verbose=0)
+    after_one = len(calls)
+    state = _np(layer.generator.state.value).copy()
+    model.fit(xs, ys, batch_size=4, epochs=2, verbose=0)
+    assert len(calls) == after_one  # 8 more batches, no new trace
+    assert not np.array_equal(_np(layer.generator.state.value), state)  # RNG threaded
+    np.testing.assert_allclose(model.predict(xs, verbose=0),
+                               _np(model.layers[-1](model.layers[-2](xs))), atol=1e-5)
+
+
+def test_keras_files_both_ways(keras, tmp_path):
+    """A model of these layers saved by Keras loads in kerax (same configs,
+    same inference outputs) and the reverse."""
+    def build(lib):
+        Lb = lib.layers
+        inp = lib.Input((9, 9, 2))
+        y = Lb.RandomShear(x_factor=(0.0, 0.2), y_factor=(0.1, 0.3), seed=1)(inp)
+        y = Lb.RandomCrop(6, 6, seed=2)(y)
+        y = Lb.RandomPerspective(factor=0.5, scale=0.3, seed=3)(y)
+        y = Lb.RandomErasing(factor=0.5, value_range=(0, 1), seed=4)(y)
+        y = Lb.RandomGaussianBlur(kernel_size=5, sigma=(0.5, 1.0), seed=5)(y)
+        y = Lb.RandomElasticTransform(factor=0.3, scale=0.2, seed=6)(y)
+        y = Lb.MixUp(alpha=0.3, seed=7)(y)
+        y = Lb.CutMix(factor=0.5, seed=8)(y)
+        y = Lb.GlobalAveragePooling2D()(y)
+        return lib.Model(inp, Lb.Dense(2)(y))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k_model = build(keras)
+    k_path = tmp_path / "keras.keras"
+    k_model.save(k_path)
+    m = kerax.models.load_model(k_path)
+    np.testing.assert_allclose(_np(m.predict(IMAGES, verbose=0)),
+                               _np(k_model.predict(IMAGES, verbose=0)), atol=1e-5)
+    for kl, ml in zip(k_model.layers[1:-2], m.layers[1:-2]):
+        assert type(ml).__name__ == type(kl).__name__
+        assert plain(ml.get_config()) == plain(kl.get_config())
+
+    m2 = build(kerax)
+    m_path = tmp_path / "kerax.keras"
+    m2.save(m_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k2 = keras.models.load_model(m_path)
+    np.testing.assert_allclose(_np(k2.predict(IMAGES, verbose=0)),
+                               _np(m2.predict(IMAGES, verbose=0)), atol=1e-5)
