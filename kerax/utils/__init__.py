@@ -26,3 +26,4 @@ from kerax.utils.sequence_utils import pad_sequences  # noqa: F401
 from kerax.utils.feature_space import FeatureSpace  # noqa: F401
 
 Sequence = PyDataset  # Keras 3 keeps the Keras-2 name as an alias
+from kerax.utils import bounding_boxes  # noqa: F401,E402
