@@ -26,7 +26,7 @@ class ScheduleFreeAdamW(Optimizer):
     >>> opt = ScheduleFreeAdamW(learning_rate=0.1)
     >>> _ = opt.apply_gradients([(jnp.array([1.0, -1.0]), v)])
     >>> [round(float(x), 3) for x in v.numpy()]
-    [0.99, 2.01]
+    [0.9, 2.1]
     """
 
     _config_keys = ("beta_1", "beta_2", "epsilon", "warmup_steps")
