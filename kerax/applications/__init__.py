@@ -10,3 +10,8 @@ from kerax.applications.mobilenet_v2 import MobileNetV2  # noqa: F401
 from kerax.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small  # noqa: F401
 from kerax.applications.vgg16 import VGG16  # noqa: F401
 from kerax.applications.vgg19 import VGG19  # noqa: F401
+from kerax.applications import densenet, inception_resnet_v2, inception_v3, xception  # noqa: F401
+from kerax.applications.densenet import DenseNet121, DenseNet169, DenseNet201  # noqa: F401
+from kerax.applications.inception_resnet_v2 import InceptionResNetV2  # noqa: F401
+from kerax.applications.inception_v3 import InceptionV3  # noqa: F401
+from kerax.applications.xception import Xception  # noqa: F401

@@ -95,6 +95,11 @@ CASES = [
     ("MobileNet", dict(S32, classes=10), (32, 32, 3)),
     ("MobileNetV2", dict(S32, classes=10), (32, 32, 3)),
     ("MobileNetV3Small", dict(S32, classes=10), (32, 32, 3)),
+    ("DenseNet121", dict(S32, include_top=False), (32, 32, 3)),
+    ("Xception", dict(input_shape=(71, 71, 3), classes=10), (71, 71, 3)),
+    ("InceptionV3", dict(input_shape=(75, 75, 3), include_top=False, pooling="avg"),
+     (75, 75, 3)),
+    ("InceptionResNetV2", dict(input_shape=(75, 75, 3), classes=10), (75, 75, 3)),
 ]
 
 
@@ -115,6 +120,8 @@ BUILD_ONLY = [
                          pooling="avg")),
     ("MobileNetV3Large", dict(S32, include_top=False, pooling="max")),
     ("MobileNetV3Large", dict(alpha=0.75, minimalistic=True, include_preprocessing=False)),
+    ("DenseNet169", S32),
+    ("DenseNet201", dict(S32, include_top=False, pooling="max")),
 ]
 
 
