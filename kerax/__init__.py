@@ -19,12 +19,15 @@ from kerax import callbacks, export, mixed_precision  # noqa: F401
 from kerax import preprocessing  # noqa: F401
 from kerax import distribution  # noqa: F401
 from kerax import applications  # noqa: F401
+from kerax import visualization  # noqa: F401
 from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
 from kerax.models import Model, Sequential  # noqa: F401
 from kerax.losses import Loss  # noqa: F401
 from kerax.metrics import Metric  # noqa: F401
 from kerax import tree, dtype_policies  # noqa: F401,E402
 from kerax.dtype_policies import DTypePolicy, FloatDTypePolicy  # noqa: F401,E402
+from kerax import quantizers  # noqa: F401,E402
+from kerax.quantizers import Quantizer  # noqa: F401,E402
 from kerax.initializers import Initializer  # noqa: F401,E402
 from kerax.regularizers import Regularizer  # noqa: F401,E402
 from kerax.optimizers import Optimizer  # noqa: F401,E402

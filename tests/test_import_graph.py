@@ -16,6 +16,7 @@ LEVELS = [
     ("kerax.registry", 1), ("kerax.version", 1), ("kerax.tree", 1),
     ("kerax.io", 2),  # low-level helpers: io_utils (atomic_write, print_msg), progbar, PyDataset
     ("kerax.ops", 2), ("kerax.random", 2), ("kerax.dtype_policies", 2),
+    ("kerax.quantizers", 2),  # keras.quantizers: on ops, dtype_policies and the registry
     ("kerax.config", 2),  # facade over core.config and the dtype policy
     ("kerax.initializers", 2), ("kerax.activations", 2), ("kerax.regularizers", 2),
     ("kerax.constraints", 2),

@@ -8,6 +8,7 @@ import numpy as np
 from kerax import activations, initializers
 from kerax.layers.lambda_serialization import deserialize_function, serialize_function
 from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.quantized import DenseQuantization, quantized_weight_property
 from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin
 
@@ -251,10 +252,11 @@ def add_bias_and_activate(layer, x):
 
 
 @register_builtin("keras.layers")
-class Dense(LoraMixin, Layer):
+class Dense(DenseQuantization, LoraMixin, Layer):
     """`activation(inputs @ kernel + bias)`, on the last axis of inputs of any rank.
     With `lora_rank=r` (or `enable_lora(r)` once built) the kernel is frozen and a
-    rank-r update `lora_alpha / r * lora_kernel_a @ lora_kernel_b` is trained."""
+    rank-r update `lora_alpha / r * lora_kernel_a @ lora_kernel_b` is trained.
+    `quantize("int8" | "int4" | "float8")` quantizes it (kerax.layers.quantized)."""
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -262,8 +264,7 @@ class Dense(LoraMixin, Layer):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if quantization_config is not None:
-            raise NotImplementedError(f"Dense {self.name!r}: quantization is not supported.")
+        self._init_quantization(quantization_config)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             try:
                 ok = int(units) == units and int(units) > 0
@@ -280,7 +281,7 @@ class Dense(LoraMixin, Layer):
         self._init_lora(lora_rank, lora_alpha)
         self.supports_masking = True
 
-    kernel = lora_weight_property("kernel")
+    kernel = quantized_weight_property(lora_weight_property("kernel"))
 
     def build(self, input_shape):
         if input_shape is None or len(input_shape) < 1 or input_shape[-1] is None:
@@ -288,10 +289,14 @@ class Dense(LoraMixin, Layer):
                 f"Dense {self.name!r}: the last dimension of the inputs must be known, "
                 f"got input shape {input_shape}.")
         self.input_dim = int(input_shape[-1])
-        self.kernel = self.add_weight(
-            shape=(self.input_dim, self.units), initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
-            name="kernel")
+        if self.quantization_mode:  # quantization hook (kerax.layers.quantized)
+            self.quantized_build((self.input_dim, self.units), self.quantization_mode,
+                                 self.quantization_config)
+        if self.quantization_mode not in ("int8", "int4"):
+            self.kernel = self.add_weight(
+                shape=(self.input_dim, self.units), initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                name="kernel")
         if self.use_bias:
             self.bias = self.add_weight(
                 shape=(self.units,), initializer=self.bias_initializer,
@@ -302,12 +307,14 @@ class Dense(LoraMixin, Layer):
         self.built = True
         self._build_lora()
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         if inputs.ndim < 1 or inputs.shape[-1] != self.input_dim:
             raise ValueError(
                 f"Layer {self.name!r} (Dense) was built for inputs with last dimension "
                 f"{self.input_dim} (kernel shape {self._kernel.shape}), but got inputs "
                 f"of shape {tuple(inputs.shape)}.")
+        if self.quantization_mode:  # quantization hook (kerax.layers.quantized)
+            return self.quantized_call(inputs, training)
         return add_bias_and_activate(self, jnp.matmul(inputs, self._lora_merged()))
 
     def get_config(self):
@@ -317,7 +324,7 @@ class Dense(LoraMixin, Layer):
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             **weight_options_config(self, "kernel", "bias"),
-            "quantization_config": None,
+            "quantization_config": self._quantization_config_entry(),
         })
         return self._lora_config(config)
 

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from kerax import activations, initializers
 from kerax.layers.core import LoraMixin, add_bias_and_activate, lora_weight_property
 from kerax.layers.layer import Layer
+from kerax.layers.quantized import EinsumDenseQuantization, quantized_weight_property
 from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin, serialize_keras_object
 
@@ -102,7 +103,7 @@ def analyze_einsum(equation, bias_axes, input_shape, output_shape, layer="Einsum
 
 
 @register_builtin("keras.layers")
-class EinsumDense(LoraMixin, Layer):
+class EinsumDense(EinsumDenseQuantization, LoraMixin, Layer):
     """`activation(einsum(equation, inputs, kernel) + bias)`, e.g.
     `EinsumDense("abc,cd->abd", output_shape=(None, 64), bias_axes="d")`.
     `output_shape` excludes the batch axis (and `...`); None entries are taken
@@ -117,9 +118,7 @@ class EinsumDense(LoraMixin, Layer):
         super().__init__(**kwargs)
         if not isinstance(equation, str):
             raise TypeError(f"EinsumDense {self.name!r}: `equation` must be a string.")
-        if quantization_config is not None:
-            raise NotImplementedError(
-                f"EinsumDense {self.name!r}: quantization is not supported.")
+        self._init_quantization(quantization_config)
         if gptq_unpacked_column_size:
             raise NotImplementedError(
                 f"EinsumDense {self.name!r}: GPTQ quantization is not supported "
@@ -134,29 +133,35 @@ class EinsumDense(LoraMixin, Layer):
                            bias=(bias_initializer, bias_regularizer, bias_constraint))
         self._init_lora(lora_rank, lora_alpha)
 
-    kernel = lora_weight_property("kernel")
+    kernel = quantized_weight_property(lora_weight_property("kernel"))
 
     def build(self, input_shape):
         kernel_shape, bias_shape, full, input_axes, output_axes = analyze_einsum(
             self.equation, self.bias_axes, input_shape, self.partial_output_shape,
             layer=f"EinsumDense {self.name!r}")
         self.full_output_shape = full
+        self._quantization_input_ndim = len(input_shape)
         init = self.kernel_initializer
         if isinstance(init, initializers.VarianceScaling) and (
                 init.input_axes is None or init.output_axes is None):
             # Fans count the kernel axes that meet the input / the output (as Keras).
             init = copy.copy(init)
             init.input_axes, init.output_axes = input_axes, output_axes
-        self.kernel = self.add_weight(
-            name="kernel", shape=kernel_shape, initializer=init,
-            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self.quantization_mode:  # quantization hook (kerax.layers.quantized)
+            self.quantized_build(kernel_shape, self.quantization_mode, self.quantization_config)
+        if self.quantization_mode not in ("int8", "int4"):
+            self.kernel = self.add_weight(
+                name="kernel", shape=kernel_shape, initializer=init,
+                regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = None if bias_shape is None else self.add_weight(
             name="bias", shape=bias_shape, initializer=self.bias_initializer,
             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
         self._build_lora()
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        if self.quantization_mode:  # quantization hook (kerax.layers.quantized)
+            return self.quantized_call(inputs, training)
         try:
             x = jnp.einsum(self.equation, inputs, self._lora_merged())
         except ValueError as e:
@@ -176,6 +181,6 @@ class EinsumDense(LoraMixin, Layer):
             **weight_options_config(self, "kernel", "bias", kinds=("initializer", "regularizer")),
             "activity_regularizer": serialize_keras_object(self.activity_regularizer),
             **weight_options_config(self, "kernel", "bias", kinds=("constraint",)),
-            "quantization_config": None,
+            "quantization_config": self._quantization_config_entry(),
         })
         return self._lora_config(config)

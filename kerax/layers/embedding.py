@@ -4,6 +4,7 @@ import numpy as np
 
 from kerax.layers.core import LoraMixin, lora_weight_property
 from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.quantized import EmbeddingQuantization, quantized_weight_property
 from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin, serialize_keras_object
 
@@ -11,7 +12,7 @@ __all__ = ["Embedding"]
 
 
 @register_builtin("keras.layers")
-class Embedding(LoraMixin, Layer):
+class Embedding(EmbeddingQuantization, LoraMixin, Layer):
     """Looks up rows of an `(input_dim, output_dim)` table: `(batch, ...)` integer
     inputs give `(batch, ..., output_dim)`. With `mask_zero=True`, index 0 is
     padding and `compute_mask` returns `inputs != 0`. With `lora_rank=r` (or
@@ -31,8 +32,7 @@ class Embedding(LoraMixin, Layer):
                 raise ValueError(
                     f"Embedding {self.name!r}: `{arg}` must be a positive integer, "
                     f"got {value!r}.")
-        if quantization_config is not None:
-            raise NotImplementedError(f"Embedding {self.name!r}: quantization is not supported.")
+        self._init_quantization(quantization_config)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         set_weight_options(self, embeddings=(embeddings_initializer, embeddings_regularizer,
@@ -49,16 +49,23 @@ class Embedding(LoraMixin, Layer):
     def build(self, input_shape=None):
         if self.built:
             return
-        self.embeddings = self.add_weight(
-            shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint,
-            name="embeddings")
+        if self.quantization_mode:  # quantization hook (kerax.layers.quantized)
+            self.quantized_build((self.input_dim, self.output_dim), self.quantization_mode,
+                                 self.quantization_config)
+        else:
+            self.embeddings = self.add_weight(
+                shape=(self.input_dim, self.output_dim),
+                initializer=self.embeddings_initializer,
+                regularizer=self.embeddings_regularizer,
+                constraint=self.embeddings_constraint, name="embeddings")
         self.built = True
         self._build_lora()
 
-    embeddings = lora_weight_property("embeddings")
+    embeddings = quantized_weight_property(lora_weight_property("embeddings"))
 
     def call(self, inputs):
+        if self.quantization_mode:  # quantization hook (kerax.layers.quantized)
+            return self.quantized_call(inputs)
         if not jnp.issubdtype(inputs.dtype, jnp.integer):
             inputs = inputs.astype("int32")
         return jnp.take(self._lora_merged(), inputs, axis=0)
@@ -79,6 +86,6 @@ class Embedding(LoraMixin, Layer):
             "activity_regularizer": serialize_keras_object(self.activity_regularizer),
             **weight_options_config(self, "embeddings", kinds=("constraint",)),
             "mask_zero": self.mask_zero,
-            "quantization_config": None,
+            "quantization_config": self._quantization_config_entry(),
         })
         return self._lora_config(config)

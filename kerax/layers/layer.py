@@ -21,7 +21,8 @@ from kerax.core.scope import (StateScope, SymbolicScope, call_depth, current_sco
                               pure, training_flag)
 from kerax.core.scope import scopes as _stack
 from kerax.core.variable import Variable
-from kerax.dtype_policies import DTypePolicy, global_policy
+from kerax.dtype_policies import DTypePolicy, QuantizedDTypePolicy, global_policy
+from kerax.dtype_policies import get as _get_policy
 from kerax.metrics.reduction_metrics import Mean
 from kerax.ops.dispatch import add_symbolic_type
 from kerax.random import SeedGenerator
@@ -378,9 +379,7 @@ class Layer:
             raise TypeError(f"Layer `name` must be a string, got {name!r}.")
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        if isinstance(dtype, dict):
-            dtype = dtype.get("config", {}).get("name", None)
-        self._dtype_policy = DTypePolicy(dtype) if dtype is not None else global_policy()
+        self._dtype_policy = _layer_policy(dtype)
         self._dtype = self._dtype_policy.variable_dtype
         self._autocast_to = (self._dtype_policy.compute_dtype
                              if self._dtype_policy.compute_dtype != self._dtype else None)
@@ -545,10 +544,24 @@ class Layer:
 
     @dtype_policy.setter
     def dtype_policy(self, policy):
-        self._dtype_policy = DTypePolicy(policy)
+        self._dtype_policy = _layer_policy(policy)
         self._dtype = self._dtype_policy.variable_dtype
         self._autocast_to = (self._dtype_policy.compute_dtype
                              if self._dtype_policy.compute_dtype != self._dtype else None)
+        mode = self._dtype_policy.quantization_mode
+        if mode is not None and self.built and not self.__dict__.get("_is_quantized"):
+            self.quantize(mode)  # as Keras: a quantized policy on a built layer quantizes it
+
+    @property
+    def quantization_mode(self):
+        """The layer's quantization mode ("int8", "int4", "float8"), None if not quantized."""
+        return self._dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize the layer's weights in place (Dense, EinsumDense and Embedding
+        implement it; see kerax.layers.quantized)."""
+        raise NotImplementedError(
+            f"Layer {type(self).__name__} does not have a `quantize` method implemented.")
 
     @property
     def layers(self):
@@ -976,7 +989,9 @@ class Layer:
                     p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
                 config.pop("name")  # the constructor could not take it back
         config.update({"trainable": self.trainable,
-                       "dtype": _dtype_config(self._dtype_policy.name)})
+                       "dtype": serialize_keras_object(self._dtype_policy)
+                       if isinstance(self._dtype_policy, QuantizedDTypePolicy)
+                       else _dtype_config(self._dtype_policy.name)})
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         if self.activity_regularizer is not None:
@@ -988,7 +1003,8 @@ class Layer:
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        if "dtype" in config and isinstance(config["dtype"], dict):
+        if "dtype" in config and isinstance(config["dtype"], dict) \
+                and "mode" not in (config["dtype"].get("config") or {}):
             config["dtype"] = config["dtype"].get("config", {}).get("name")
         try:
             return cls(**config)
@@ -1068,6 +1084,22 @@ def _to_shape(s):
     if isinstance(s, dict):
         return {k: _to_shape(v) for k, v in s.items()}
     return s
+
+
+def _layer_policy(dtype):
+    """A layer's policy from its `dtype` argument: None (the global policy), a
+    name or dtype, a policy, or a serialized policy; quantized ones
+    ("int8_from_float32", QuantizedDTypePolicy configs) stay quantized."""
+    if dtype is None:
+        return global_policy()
+    if isinstance(dtype, QuantizedDTypePolicy) or (
+            isinstance(dtype, dict) and "mode" in (dtype.get("config") or {})) or (
+            isinstance(dtype, str) and "_from_" in dtype):
+        return _get_policy(dtype)
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name", None)
+        return DTypePolicy(dtype) if dtype is not None else global_policy()
+    return DTypePolicy(dtype)
 
 
 def _dtype_config(name):

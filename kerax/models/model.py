@@ -7,6 +7,7 @@ import jax
 from kerax.export import export_model
 from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer, _is_kt, _is_shape
+from kerax.layers.quantized import quantize_model
 from kerax.models.functional import build_graph
 from kerax.models.functional_config import (functional_config, functional_from_config,
                                             serialize_model_config)
@@ -166,6 +167,23 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)
+
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Quantize the model's Dense, EinsumDense and Embedding layers in place
+        ("int8", "int4", "float8", or a `kerax.quantizers` config; `filters`:
+        a regex, a list of them or a callable picking layers). Build the model
+        first. See kerax.layers.quantized.
+
+        >>> import kerax
+        >>> model = kerax.Sequential([kerax.Input((4,)), kerax.layers.Dense(2)])
+        >>> model.quantize("int8")
+        >>> [w.name for w in model.weights]
+        ['bias', 'kernel', 'kernel_scale']
+        """
+        if quantize_model(self, mode, config=config, filters=filters, **kwargs):
+            st = self.__dict__.get("_trainer_state")
+            if st is not None:
+                st.engines.clear()  # the compiled steps read the replaced variables
 
     def get_config(self):
         if self._graph is not None:

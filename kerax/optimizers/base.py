@@ -563,7 +563,7 @@ class Optimizer:
             if not self.built:
                 self.build(trainable_variables)
             self._check_variables_are_known(trainable_variables)
-        given, missing = {}, []
+        given, missing, overwritten = {}, [], False
         for g, v in zip(grads, trainable_variables):
             if g is None:
                 missing.append(v.path)
@@ -573,7 +573,14 @@ class Optimizer:
                 raise ValueError(
                     f"Gradient for variable {v.path!r} has shape {tuple(g.shape)}, "
                     f"expected {v.shape}.")
+            if getattr(v, "overwrite_with_gradient", False):
+                # Keras: the "gradient" is the variable's new value (float8 scales)
+                v.assign(g.astype(v.dtype))
+                overwritten = True
+                continue
             given[id(v)] = g.astype(v.dtype)
+        if not given and overwritten:
+            return None
         if not given:
             raise ValueError("No gradients provided for any variable.")
         if missing:

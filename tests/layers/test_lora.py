@@ -202,7 +202,7 @@ def test_errors_as_keras(keras):
         layer.enable_lora(0)
     with pytest.raises(AttributeError, match="built"):
         L.Dense(4).kernel
-    with pytest.raises(NotImplementedError, match="quantization"):
+    with pytest.raises(ValueError, match="quantization_config"):
         L.Dense(4, quantization_config={"mode": "int8"})
     # lora_rank=0 / None means no LoRA (as Keras): no factors, no config keys
     for rank in (0, None):
