@@ -26,6 +26,8 @@ from kerax.losses import Loss  # noqa: F401
 from kerax.metrics import Metric  # noqa: F401
 from kerax import tree, dtype_policies  # noqa: F401,E402
 from kerax.dtype_policies import DTypePolicy, FloatDTypePolicy  # noqa: F401,E402
+from kerax import quantizers  # noqa: F401,E402
+from kerax.quantizers import Quantizer  # noqa: F401,E402
 from kerax.initializers import Initializer  # noqa: F401,E402
 from kerax.regularizers import Regularizer  # noqa: F401,E402
 from kerax.optimizers import Optimizer  # noqa: F401,E402
