@@ -106,6 +106,12 @@ class BackupAndRestore(Callback):
     ```
     """
 
+    @property
+    def accepts_grouped_batches(self):
+        """Saving once per epoch needs no batch hook; saving every `n` batches
+        needs each batch (the weights saved are those after batch `n`)."""
+        return self.save_freq == "epoch"
+
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
                  delete_checkpoint=True):
         super().__init__()

@@ -18,7 +18,20 @@ class Callback:
 
     With `steps_per_execution=k`, `on_train_batch_begin/end` run once per `k`
     steps and receive the batch index of the last step of the group.
+
+    Grouped batches: with `compile()`'s default `steps_per_execution`, fit,
+    evaluate and predict run many steps per dispatch unless a callback
+    overrides a batch-level hook of that call (`on_train_batch_begin/end`,
+    `on_batch_begin/end`, `on_test_batch_*`, `on_predict_batch_*`): then they
+    run one step per batch, exactly as Keras. A callback whose batch hooks are
+    fine with once-per-group calls says so with `accepts_grouped_batches =
+    True` (the hooks then see the index of the last batch of each group).
     """
+
+    #: Whether this callback's batch-level hooks may run once per group of
+    #: steps. None: decided from the class (a callback that overrides no batch
+    #: hook accepts groups; one that overrides one does not).
+    accepts_grouped_batches = None
 
     def __init__(self):
         self.params = None

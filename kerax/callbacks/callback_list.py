@@ -5,6 +5,12 @@ from kerax.callbacks.progbar_logger import ProgbarLogger
 
 __all__ = ["CallbackList"]
 
+_BATCH_HOOKS = {
+    "train": ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end"),
+    "test": ("on_test_batch_begin", "on_test_batch_end"),
+    "predict": ("on_predict_batch_begin", "on_predict_batch_end"),
+}
+
 
 def _flatten(callbacks):
     if callbacks is None:
@@ -83,6 +89,20 @@ class CallbackList(Callback):
             model.history = self._history
         for cb in self.callbacks:
             cb.set_model(model)
+
+    def needs_every_batch(self, mode):
+        """Whether a callback must see every batch of `mode` ("train", "test",
+        "predict"): it overrides one of that mode's batch hooks and does not
+        declare `accepts_grouped_batches`."""
+        hooks = _BATCH_HOOKS[mode]
+        for cb in self.callbacks:
+            ok = cb.accepts_grouped_batches
+            if ok:
+                continue
+            if ok is not None or any(h in vars(cb) or getattr(type(cb), h, None)
+                                     is not getattr(Callback, h) for h in hooks):
+                return True
+        return False
 
     def _call(self, hook, *args):
         for cb in self.callbacks:

@@ -54,6 +54,12 @@ class ModelCheckpoint(MonitorCallback):
     atomically: a checkpoint on disk is either complete or the previous one.
     """
 
+    @property
+    def accepts_grouped_batches(self):
+        """Saving once per epoch needs no batch hook; saving every `n` batches
+        needs each batch (the weights saved are those after batch `n`)."""
+        return self.save_freq == "epoch"
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):

@@ -217,6 +217,12 @@ class OrbaxCheckpoint(MonitorCallback):
     [1, 2]
     """
 
+    @property
+    def accepts_grouped_batches(self):
+        """Saving once per epoch needs no batch hook; saving every `n` batches
+        needs each batch (the weights saved are those after batch `n`)."""
+        return self.save_freq == "epoch"
+
     def __init__(self, directory, monitor="val_loss", verbose=0, save_best_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None, max_to_keep=1,
                  save_on_background=True, save_weights_only=False):

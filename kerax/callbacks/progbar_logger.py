@@ -18,6 +18,8 @@ class ProgbarLogger(Callback):
     #: Seconds between two redraws on a terminal; each redraw waits for the device.
     interval = 0.1
 
+    accepts_grouped_batches = True  # the bar moves once per group of steps
+
     def __init__(self):
         super().__init__()
         self.seen = 0

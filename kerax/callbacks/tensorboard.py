@@ -74,6 +74,11 @@ class TensorBoard(Callback):
             embedding projector output is not supported (a warning says so).
     """
 
+    @property
+    def accepts_grouped_batches(self):
+        """Per-epoch logging without profiling needs no batch hook."""
+        return self.update_freq == "epoch" and not self._should_trace
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0,
                  embeddings_freq=0, embeddings_metadata=None):

@@ -20,6 +20,10 @@ class TerminateOnNaN(Callback):
             `model.stop_training`.
     """
 
+    # checks once per group of steps (the loss is a running mean: a NaN in
+    # any step of the group shows at its end)
+    accepts_grouped_batches = True
+
     def __init__(self, raise_error=False):
         super().__init__()
         self.raise_error = raise_error

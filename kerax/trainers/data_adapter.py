@@ -410,32 +410,59 @@ class Block:
     indices (`StepEngine.run_indexed(data, index)`); "stacked": `data` holds
     `steps` host batches stacked on a leading axis (`run_batches(data)`);
     "eager": `data` is one host batch (`run_eager(data)`, steps == 1).
+    `n`: for a grouped block (`EpochIterator(size=...)`), the number of valid
+    steps (`steps`) in a `data`/`index` padded to the group size; else None.
     """
     kind: str
     data: object
     steps: int
     index: np.ndarray = None
+    n: int = None
+
+
+def _pad_leading(tree, size):
+    """Arrays with their leading axis padded (with copies of the last entry)
+    to `size` entries; the padding is never run."""
+    def pad(a):
+        a = np.asarray(a)
+        if a.shape[0] == size:
+            return a
+        return np.concatenate([a, np.repeat(a[-1:], size - a.shape[0], axis=0)])
+    return jax.tree_util.tree_map(pad, tree)
 
 
 class EpochIterator:
     """One pass over `ArrayData` or `IterableData` as `Block`s, in data order.
 
-    Consecutive full batches of one shape are grouped `steps_per_execution` at
-    a time; a batch that cannot join a full group (the partial last batch, a
-    batch of another shape, the leftover batches at the end of an epoch) runs
-    as a single step, so every step sees exactly the batch it would see with
-    `steps_per_execution=1`. `steps_per_execution` may be changed between
-    blocks (fit's "auto" does once it has timed a few steps). `steps` caps the
-    number of batches.
+    Two ways to group consecutive full batches of one shape into one dispatch:
+
+    - `steps_per_execution=k` (fixed): groups of exactly `k` (a `lax.scan` of
+      length k); a batch that cannot join a full group (the partial last
+      batch, a batch of another shape, the leftover batches at the end of an
+      epoch) runs as a single step.
+    - `size=G` (grouped): groups of up to `group` (<= G) batches, padded to `G`
+      with `Block.n` the valid count (one program runs any count up to G), so
+      the leftover group of an epoch is one dispatch; only a batch of another
+      shape (the partial last batch) runs alone. `group` may be changed between
+      blocks (fit lowers it for slow steps).
+
+    Either way every step sees exactly the batch it would see one step at a
+    time. `steps` caps the number of batches.
     """
 
-    def __init__(self, data, steps_per_execution=1, eager=False, steps=None, rng=None):
+    def __init__(self, data, steps_per_execution=1, eager=False, steps=None, rng=None,
+                 size=None):
         self.data = data
         self.steps_per_execution = max(1, int(steps_per_execution))
+        self.size = None if size is None else max(1, int(size))
+        self.group = self.size
         self.eager = eager
         cap = core_config.max_steps_per_epoch()
         self.steps = cap if steps is None else steps if cap is None else min(steps, cap)
         self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def _target(self):
+        return min(self.group, self.size) if self.size else self.steps_per_execution
 
     def __iter__(self):
         if self.data.kind == "arrays":
@@ -458,37 +485,65 @@ class EpochIterator:
 
         def block(group):
             index = np.stack(group)
+            if self.size:
+                n = len(group)
+                padded = _pad_leading(index, self.size)
+                if stream:
+                    return Block("stacked", _pad_leading(data.host_rows(index), self.size), n,
+                                 padded, n)
+                return Block("indexed", dev, n, padded, n)
             if stream:
                 return Block("stacked", data.host_rows(index), len(group), index)
             return Block("indexed", dev, len(group), index)
 
+        def flush(group):
+            if self.size:
+                return [block(group)] if group else []
+            return [block([g]) for g in group]
+
         group = []
         for c in chunks:
             if len(c) != data.batch_size:
-                yield from (block([g]) for g in group)
+                yield from flush(group)
                 group = []
                 # one program per last-batch size, not per dataset length (as Keras 3)
                 yield Block("stacked", data.host_batch(c), 1, c[None])
                 continue
             group.append(c)
-            if len(group) >= self.steps_per_execution:
+            if len(group) >= self._target():
                 yield block(group)
                 group = []
-        yield from (block([g]) for g in group)
+        yield from flush(group)
 
     def _iterable_blocks(self):
+        main = []  # grouped: the first batch's signature; batches of another run alone
+
+        def block(group):
+            if self.size and _batch_spec(group[0]) == main[0]:
+                return Block("stacked", _pad_leading(stack_batches(group), self.size),
+                             len(group), None, len(group))
+            return Block("stacked", stack_batches(group), len(group))
+
+        def flush(group):
+            if self.size and group and _batch_spec(group[0]) == main[0]:
+                return [block(group)]
+            return [Block("stacked", stack_batches([b]), 1) for b in group]
+
         group = []
         for count, batch in enumerate(self.data.epoch_batches(), 1):
             if self.eager:
                 yield Block("eager", batch, 1)
             else:
+                if not main:
+                    main.append(_batch_spec(batch))
                 if group and _batch_spec(group[0]) != _batch_spec(batch):
-                    yield from (Block("stacked", stack_batches([b]), 1) for b in group)
+                    yield from flush(group)
                     group = []
                 group.append(batch)
-                if len(group) >= self.steps_per_execution:
-                    yield Block("stacked", stack_batches(group), len(group))
+                if len(group) >= (self._target() if _batch_spec(batch) == main[0]
+                                  else self.steps_per_execution):
+                    yield block(group)
                     group = []
             if self.steps is not None and count >= self.steps:
                 break
-        yield from (Block("stacked", stack_batches([b]), 1) for b in group)
+        yield from flush(group)

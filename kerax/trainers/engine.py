@@ -246,7 +246,7 @@ class StepEngine:
             out_shardings = ([shardings[i] for i in assigned], None)
             constrain = functools.partial(_constrain_batch, dist)
 
-        def loop(carry, frozen, consts, xs, get_batch):
+        def loop(carry, frozen, consts, xs, get_batch, n=None):
             def one(carry, x):
                 values = [None] * len(program.variables)
                 for i, v in zip(assigned, carry):
@@ -257,6 +257,8 @@ class StepEngine:
                                            consts)
                 return [values[i] for i in assigned], out
 
+            if n is not None:
+                return self._dynamic_loop(one, program, carry, xs, n, k)
             if k == 1:  # one step: no loop in the program (compiles faster)
                 carry, outs = one(carry, jax.tree_util.tree_map(lambda a: a[0], xs))
                 return carry, (jax.tree_util.tree_map(lambda o: o[None], outs)
@@ -269,17 +271,44 @@ class StepEngine:
                 batch = jax.tree_util.tree_map(lambda a: jnp.take(a, row, axis=0), data)
                 return batch if constrain is None else constrain(batch)
 
-            def run(carry, frozen, consts, data, idx):
+            def run(carry, frozen, consts, data, idx, n=None):
                 # each step's batch is gathered inside the loop (no k-batch copy)
-                return loop(carry, frozen, consts, idx, lambda row: get(data, row))
+                return loop(carry, frozen, consts, idx, lambda row: get(data, row), n)
         else:
-            def run(carry, frozen, consts, batches):
-                return loop(carry, frozen, consts, batches, lambda b: b)
+            def run(carry, frozen, consts, batches, n=None):
+                return loop(carry, frozen, consts, batches, lambda b: b, n)
 
         jitted = jax.jit(run, donate_argnums=(0,) if self.donate else (),
                          out_shardings=out_shardings)
         self._compiled[key] = (jitted, program, _picker(assigned), _picker(held))
         return self._compiled[key]
+
+    def _dynamic_loop(self, one, program, carry, xs, n, size):
+        """Run the first `n` (a traced count, 1 <= n <= size) of the `size`
+        entries of `xs` in a while loop: one program serves every group size
+        up to `size`, so the groups of an epoch (and its leftover group) share
+        one compile. Returns what a scan over the `n` entries returns: the
+        last step's outputs, or (predict) every step's in a `size`-row buffer
+        whose first `n` rows are valid."""
+        avals = program.jaxpr.out_avals[:program.n_out]
+        if self.collect:
+            outs = [jnp.zeros((size,) + tuple(a.shape), a.dtype) for a in avals]
+        else:
+            outs = [jnp.zeros(a.shape, a.dtype) for a in avals]
+
+        def body(i, state):
+            carry, outs = state
+            x = jax.tree_util.tree_map(lambda a: jax.lax.dynamic_index_in_dim(a, i, 0, False), xs)
+            carry, out = one(carry, x)
+            leaves = [jax.lax.convert_element_type(v, o.dtype)
+                      for o, v in zip(outs, jax.tree_util.tree_leaves(out))]
+            if self.collect:
+                leaves = [jax.lax.dynamic_update_index_in_dim(o, v, i, 0)
+                          for o, v in zip(outs, leaves)]
+            return carry, leaves
+
+        carry, outs = jax.lax.fori_loop(0, n, body, (carry, outs))
+        return carry, program.unflatten(outs)
 
     def _run(self, compiled, *data):
         run, program, pick_assigned, pick_held = compiled
@@ -293,9 +322,10 @@ class StepEngine:
             _DISPATCH.release(self.donate)
         return out
 
-    def run_indexed(self, data, idx):
+    def run_indexed(self, data, idx, n=None):
         """Run `idx.shape[0]` steps on batches `data[idx[i]]`: `data` a
-        `DeviceArrays` (or a tree of arrays), on the device.
+        `DeviceArrays` (or a tree of arrays), on the device. With `n`, run
+        only the first `n` rows of `idx` (one program for every `n`).
 
         The program is specialised on the arrays' shapes, so callers pass data
         padded to a few lengths (`data_adapter.padded_rows`)."""
@@ -307,9 +337,9 @@ class StepEngine:
             _check_batch_size(dist, b * jax.process_count())
             if jax.process_count() > 1:  # each process gathers its own rows on the host
                 return self.run_batches(jax.tree_util.tree_map(
-                    lambda a: np.asarray(a)[np.asarray(idx)], data.arrays))
+                    lambda a: np.asarray(a)[np.asarray(idx)], data.arrays), n)
         arrays = data.arrays
-        key = ("gather", k, b) + data.signature + (dist,)
+        key = ("gather", k, b, n is not None) + data.signature + (dist,)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._get(key, lambda: jax.tree_util.tree_map(
@@ -320,7 +350,9 @@ class StepEngine:
         if dist is not None:
             arrays = data.replicated_on(dist.mesh)
             idx = jax.device_put(idx, _stacked_sharding(dist, 2))
-        return self._run(compiled, arrays, idx)
+        if n is None:
+            return self._run(compiled, arrays, idx)
+        return self._run(compiled, arrays, idx, np.int32(n))
 
     def lower_indexed(self, data, idx):
         """The `jax.stages.Lowered` program `run_indexed(data, idx)` runs
@@ -330,7 +362,7 @@ class StepEngine:
             data = DeviceArrays(data)
         dist = distribution()
         k, b = idx.shape
-        key = ("gather", k, b) + data.signature + (dist,)
+        key = ("gather", k, b, False) + data.signature + (dist,)
         compiled = self._get(key, lambda: jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), data.arrays),
             k, gather=True, dist=dist)
@@ -342,18 +374,21 @@ class StepEngine:
         values = program.values()
         return run.lower(pick_assigned(values), pick_held(values), program.consts, arrays, idx)
 
-    def run_batches(self, batches):
-        """Run one step per leading-axis entry of `batches` (stacked batches)."""
+    def run_batches(self, batches, n=None):
+        """Run one step per leading-axis entry of `batches` (stacked batches);
+        with `n`, only the first `n` entries (one program for every `n`)."""
         dist = distribution()
         if dist is not None:
             batches = _place_stacked(dist, batches)
         k = int(jax.tree_util.tree_leaves(batches)[0].shape[0])
         struct = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype), batches)
-        key = ("stacked", k) + _signature(struct) + (dist,)
+        key = ("stacked", k, n is not None) + _signature(struct) + (dist,)
         compiled = self._compiled.get(key) or self._get(key, lambda: struct, k, gather=False,
                                                         dist=dist)
-        return self._run(compiled, batches)
+        if n is None:
+            return self._run(compiled, batches)
+        return self._run(compiled, batches, np.int32(n))
 
     def run_eager(self, batch):
         """One step, eagerly (`run_eagerly=True`)."""

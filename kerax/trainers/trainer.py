@@ -61,10 +61,12 @@ def _to_float_logs(logs):
 class TrainerState:
     """What `compile` sets up besides the loss and metrics (`model._trainer_state`)."""
     loss_tracker: object = None          # the "loss" Mean (None before compile)
-    steps_per_execution: object = 1      # a positive int or "auto"
-    run_eagerly: bool = False
+    steps_per_execution: object = None   # None (grouped when no callback objects),
+    run_eagerly: bool = False            # a positive int, or "auto" (always grouped)
     engines: dict = dataclasses.field(default_factory=dict)  # mode -> StepEngine
-    auto_k: int = None                   # what "auto" settled on, once measured
+    # grouped mode: mode -> the most steps per dispatch that keeps a dispatch
+    # under GROUP_SECONDS (measured once on the second dispatch)
+    group_cap: dict = dataclasses.field(default_factory=dict)
     # threads: fit/train_on_batch run in one thread at a time (another raises),
     # evaluate calls queue (they share the metrics), predict runs concurrently;
     # trace_lock guards building the engines and tracing their steps
@@ -168,11 +170,27 @@ class Trainer:
 
     # ---- compile ---------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=None,
                 jit_compile="auto", auto_scale_loss=True):
-        """Configure training. `steps_per_execution` runs that many batches per
-        compiled call (lax.scan); "auto" picks it from the measured step time so
-        progress still updates every ~0.2 s."""
+        """Configure the model for `fit`, `evaluate` and `predict`.
+
+        `steps_per_execution` is how many batches run per compiled call:
+
+        - None (the default): grouped. Consecutive batches run in one compiled
+          loop, up to 128 per call (fewer when a step is slow, so that a call
+          takes about half a second and progress keeps moving), unless a
+          callback of that `fit`/`evaluate`/`predict` call overrides one of its
+          batch-level hooks (`on_train_batch_begin/end`, `on_batch_begin/end`,
+          `on_test_batch_*`, `on_predict_batch_*`) without declaring
+          `accepts_grouped_batches = True`: then one batch per call, as in
+          Keras. Grouping changes no result: every step sees the same batch
+          and the same state as one step at a time; the progress bar moves
+          once per group. A `.keras` file stores the default as 1 (what Keras
+          writes); loading it restores the default.
+        - an int k: exactly k batches per call (`lax.scan`); batch hooks run
+          once per k batches. `steps_per_execution=1` is one batch per call.
+        - "auto": grouped as the default, whatever the callbacks.
+        """
         self.optimizer = optimizers.get(optimizer)
         if auto_scale_loss and self.dtype_policy.name == "mixed_float16" and not isinstance(
                 self.optimizer, optimizers.LossScaleOptimizer):
@@ -181,11 +199,12 @@ class Trainer:
         _validate_names(loss, metrics, weighted_metrics)
         self._loss = CompileLoss(loss, loss_weights, self._output_names()) if loss is not None else None
         self._compile_metrics = CompileMetrics(metrics, weighted_metrics, self._output_names(), loss)
-        if steps_per_execution != "auto":
-            if not isinstance(steps_per_execution, (int, np.integer)) or steps_per_execution < 1:
+        if steps_per_execution not in ("auto", None):
+            if not isinstance(steps_per_execution, (int, np.integer)) or isinstance(
+                    steps_per_execution, bool) or steps_per_execution < 1:
                 raise ValueError(
-                    "compile: `steps_per_execution` must be a positive integer or "
-                    f"'auto', got {steps_per_execution!r}.")
+                    "compile: `steps_per_execution` must be a positive integer, 'auto' or "
+                    f"None (the default: grouped), got {steps_per_execution!r}.")
         self._trainer_state = TrainerState(
             loss_tracker=metrics_mod.Mean(name="loss"),
             steps_per_execution=steps_per_execution,
@@ -193,7 +212,9 @@ class Trainer:
         self._compile_config = {
             "optimizer": optimizer, "loss": loss, "metrics": metrics,
             "loss_weights": loss_weights, "weighted_metrics": weighted_metrics,
-            "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
+            "run_eagerly": run_eagerly,
+            # Keras writes (and reads) an int: the default is stored as 1
+            "steps_per_execution": 1 if steps_per_execution is None else steps_per_execution,
             "jit_compile": jit_compile}
         self.compiled = True
         self.stop_training = False
@@ -267,7 +288,9 @@ class Trainer:
             loss_weights=config.get("loss_weights"),
             weighted_metrics=objects(config.get("weighted_metrics"), "keras.metrics"),
             run_eagerly=bool(config.get("run_eagerly", False)),
-            steps_per_execution=config.get("steps_per_execution", 1) or 1,
+            # Keras stores its default as 1: read 1 as kerax's default (grouped)
+            steps_per_execution=None if config.get("steps_per_execution", 1) in (1, None)
+            else config["steps_per_execution"],
             jit_compile=config.get("jit_compile", "auto"))
         if self.built and self.optimizer is not None and not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
@@ -475,12 +498,46 @@ class Trainer:
                         lock=st.trace_lock)
         return engine
 
-    def _steps_per_execution(self):
+    def _grouping(self, mode, data, callbacks):
+        """`(k, size)` for one pass: a fixed k (size None), or grouped (k 1) in
+        blocks of up to `size` steps, one program for any count up to size."""
         st = self._trainer_state
         k = st.steps_per_execution
-        if k == "auto":
-            k = st.auto_k or 1
-        return max(1, int(k))
+        if k not in (None, "auto"):
+            return max(1, int(k)), None
+        if k is None and callbacks.needs_every_batch(mode):
+            return 1, None
+        if data.kind == "arrays" and not data.streams():
+            # batches gathered on the device: only the (size, batch) index
+            # array travels, so one group size serves every dataset length
+            return 1, MAX_GROUP
+        # host batches travel per dispatch, padded to the group size: the size
+        # follows the number of full batches (a power of two, so few programs)
+        # and bounds a dispatch's bytes
+        full = data.num_samples // data.batch_size if data.kind == "arrays" else None
+        if data.steps is not None:
+            full = data.steps if full is None else min(full, data.steps)
+        size = MAX_GROUP if full is None else min(MAX_GROUP, _pow2_ceil(max(1, full)))
+        size = min(size, _pow2_floor(max(1, GROUP_BYTES // max(1, self._batch_bytes(
+            mode, data)))))
+        return (1, None) if size <= 1 else (1, size)
+
+    def _batch_bytes(self, mode, data):
+        """The bytes of one batch a grouped dispatch moves: the inputs sent to
+        the device and, for predict, the outputs brought back."""
+        first = data.first_batch()
+        b = max(1, _batch_size_of(first))
+        total = sum(np.dtype(a.dtype).itemsize * int(np.prod(np.shape(a)))
+                    for a in jax.tree_util.tree_leaves(first) if hasattr(a, "dtype"))
+        if mode == "predict":
+            struct = jax.tree_util.tree_map(
+                lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), first)
+            engine = self._engine(mode)
+            with self._trainer_state.trace_lock:
+                program = engine._program(struct)  # traced once, reused by the compile
+            total += sum(int(np.prod(a.shape)) * a.dtype.itemsize
+                         for a in program.jaxpr.out_avals[:program.n_out])
+        return total * max(1, getattr(data, "batch_size", b) or b) // b
 
     def _run_epoch(self, mode, data, callbacks, rng, steps_limit=None, on_outputs=None):
         """Run one pass over `data` (one dispatch per block of steps); calls the
@@ -491,30 +548,36 @@ class Trainer:
                  "predict": callbacks.on_predict_batch_begin}[mode]
         end = {"train": callbacks.on_train_batch_end, "test": callbacks.on_test_batch_end,
                "predict": callbacks.on_predict_batch_end}[mode]
-        blocks = da.EpochIterator(data, self._steps_per_execution(), eager=self.run_eagerly,
-                                  steps=steps_limit, rng=rng)
-        # "auto": time the first single steps, then pick k for the rest of the fit
-        auto = mode == "train" and st.steps_per_execution == "auto" and st.auto_k is None
-        timings = []
+        k, size = (1, None) if self.run_eagerly else self._grouping(mode, data, callbacks)
+        blocks = da.EpochIterator(data, k, eager=self.run_eagerly, steps=steps_limit, rng=rng,
+                                  size=size)
+        # grouped: the first dispatch (which compiles) runs one step; the next
+        # few are timed, growing the group until a dispatch would take about
+        # GROUP_SECONDS (or the group is full); the cap is kept for later calls
+        probe = size is not None and st.group_cap.get(mode) is None
+        if size is not None:
+            blocks.group = 1 if probe else min(size, st.group_cap[mode])
+        grouped_seen, best = 0, None
         logs = None
         step = 0
         for block in blocks:
             begin(step)
             t0 = time.perf_counter()
-            if block.kind == "indexed":
-                out = engine.run_indexed(block.data, block.index)
-            elif block.kind == "stacked":
-                out = engine.run_batches(block.data)
-            else:
-                out = engine.run_eager(block.data)
-            if auto and block.kind == "indexed":
-                jax.block_until_ready(out)
-                timings.append((time.perf_counter() - t0) / block.steps)
-                if len(timings) >= 3:
-                    n_full = data.num_samples // data.batch_size
-                    st.auto_k = _auto_k(float(np.median(timings[1:])), n_full)
-                    blocks.steps_per_execution = st.auto_k
-                    auto = False
+            out = _run_block(engine, block)
+            if block.n is not None:
+                grouped_seen += 1
+                if probe and grouped_seen >= 2:
+                    jax.block_until_ready(out)
+                    per_step = (time.perf_counter() - t0) / block.n
+                    best = per_step if best is None else min(best, per_step)
+                    cap = max(1, _pow2_floor(int(GROUP_SECONDS / max(best, 1e-7))))
+                    st.group_cap[mode] = cap
+                    if cap <= blocks.group or blocks.group >= size or grouped_seen >= 5:
+                        probe = False
+                    blocks.group = min(size, cap)
+                if mode == "predict":
+                    n = block.n
+                    out = jax.tree_util.tree_map(lambda o: np.asarray(o)[:n], out)
             step += block.steps
             if mode == "predict":
                 on_outputs(out)
@@ -881,20 +944,23 @@ def _shuffle_rng(seed, iterations):
 def _run_block(engine, block):
     """Dispatch one `da.Block` to the engine."""
     if block.kind == "indexed":
-        return engine.run_indexed(block.data, block.index)
+        return engine.run_indexed(block.data, block.index, block.n)
     if block.kind == "stacked":
-        return engine.run_batches(block.data)
+        return engine.run_batches(block.data, block.n)
     return engine.run_eager(block.data)
 
 
-def _auto_k(per_step_seconds, n_steps, target=0.2):
-    """Steps per dispatch so that one dispatch takes about `target` seconds.
-    Prefers a divisor of the epoch's full batches (no second program for a
-    remainder) unless that is much smaller than the target."""
-    if per_step_seconds > 2e-3:
-        # dispatch overhead (~50 us) is negligible next to the step, and on CPU
-        # a loop over a large model's state can cost more than it saves
-        return 1
-    want = max(1, min(int(target / max(per_step_seconds, 1e-7)), max(1, n_steps)))
-    best = max(d for d in range(1, want + 1) if n_steps % d == 0) if n_steps else 1
-    return best if best * 4 >= want else want
+# Grouped steps (compile's default): at most MAX_GROUP steps per dispatch, at
+# most GROUP_BYTES of host batches moved per dispatch (evaluate, predict,
+# generators), and about GROUP_SECONDS per dispatch for slow steps.
+MAX_GROUP = 128
+GROUP_BYTES = 64 << 20
+GROUP_SECONDS = 0.5
+
+
+def _pow2_ceil(n):
+    return 1 << (int(n) - 1).bit_length()
+
+
+def _pow2_floor(n):
+    return 1 << (int(n).bit_length() - 1) if n >= 1 else 1

@@ -143,7 +143,8 @@ def test_predict_of_a_batch_coupled_model_equals_keras(keras):
 def test_evaluate_and_fit_compile_per_last_batch_size():
     """Without padding (the loss of a partial batch is over its own samples),
     evaluate/fit compile one program per distinct last-batch size (as Keras
-    3); fit adds one gather program per padded length, not per dataset length."""
+    3); fit adds one gather program per padded length, evaluate one per
+    power-of-two group size, not per dataset length."""
     rng = np.random.default_rng(1)
     model = _model(kerax)
     x = rng.normal(size=(614, FEATURES)).astype(np.float32)
@@ -156,8 +157,12 @@ def test_evaluate_and_fit_compile_per_last_batch_size():
     with count_compiles() as seen:
         for n in lengths:
             model.evaluate(x[:n], y[:n], batch_size=32, verbose=0)
-    # evaluate streams host batches: one program for the last batch of 6
-    assert len(seen) <= 1, len(seen)
+    # evaluate streams host batches in groups padded to a power of two of the
+    # number of full batches (16 or 32 here), plus one program for the last
+    # batch of 6
+    groups = {1 << (n // 32 - 1).bit_length() for n in lengths}
+    assert groups == {16, 32}
+    assert len(seen) <= 1 + len(groups), len(seen)
     with count_compiles() as seen:
         for n in lengths:
             model.fit(x[:n], y[:n], batch_size=32, verbose=0)
