@@ -62,3 +62,4 @@ from kerax.layers.augmentation_color import (  # noqa: F401,E402
     RandomColorDegeneration, RandomColorJitter, RandomGrayscale, RandomHue, RandomInvert,
     RandomPosterization, RandomSaturation, RandomSharpness, Solarization)
 from kerax.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401,E402
+from kerax.layers.augmentation_mix import AugMix, RandAugment  # noqa: F401,E402

@@ -409,7 +409,13 @@ class RandomContrast(_RandomImageLayer):
         self.value_range = tuple(value_range)
 
     def _augment(self, x):
-        c = self._uniform((x.shape[0], 1, 1, 1), 1.0 - self.factor[0], 1.0 + self.factor[1])
+        return self._apply(x, self._sample(x))
+
+    # The draw and its use apart, for RandAugment/AugMix (augmentation_mix.py).
+    def _sample(self, x):
+        return self._uniform((x.shape[0], 1, 1, 1), 1.0 - self.factor[0], 1.0 + self.factor[1])
+
+    def _apply(self, x, c):
         ha, wa = self._hw_axes(x.ndim)
         mean = jnp.mean(x, axis=(ha, wa), keepdims=True)
         out = (x - mean) * c.astype(x.dtype) + mean
