@@ -8,3 +8,4 @@ from kerax.layers.lambda_serialization import (  # noqa: F401
     SafeModeScope, deserialize_function, in_safe_mode, serialize_function)
 from kerax.saving.saving_api import (  # noqa: F401
     load_model, load_weights, save_model, save_weights)
+from kerax.saving.file_editor import KerasFileEditor  # noqa: F401
