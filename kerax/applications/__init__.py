@@ -15,3 +15,10 @@ from kerax.applications.densenet import DenseNet121, DenseNet169, DenseNet201  #
 from kerax.applications.inception_resnet_v2 import InceptionResNetV2  # noqa: F401
 from kerax.applications.inception_v3 import InceptionV3  # noqa: F401
 from kerax.applications.xception import Xception  # noqa: F401
+from kerax.applications import efficientnet, efficientnet_v2  # noqa: F401
+from kerax.applications.efficientnet import (  # noqa: F401
+    EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4,
+    EfficientNetB5, EfficientNetB6, EfficientNetB7)
+from kerax.applications.efficientnet_v2 import (  # noqa: F401
+    EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2, EfficientNetV2B3, EfficientNetV2L,
+    EfficientNetV2M, EfficientNetV2S)

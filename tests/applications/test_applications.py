@@ -100,6 +100,8 @@ CASES = [
     ("InceptionV3", dict(input_shape=(75, 75, 3), include_top=False, pooling="avg"),
      (75, 75, 3)),
     ("InceptionResNetV2", dict(input_shape=(75, 75, 3), classes=10), (75, 75, 3)),
+    ("EfficientNetB0", dict(S32, classes=10), (32, 32, 3)),
+    ("EfficientNetV2B0", dict(S32, include_top=False, pooling="avg"), (32, 32, 3)),
 ]
 
 
@@ -122,6 +124,11 @@ BUILD_ONLY = [
     ("MobileNetV3Large", dict(alpha=0.75, minimalistic=True, include_preprocessing=False)),
     ("DenseNet169", S32),
     ("DenseNet201", dict(S32, include_top=False, pooling="max")),
+    ("EfficientNetB7", dict(S32, include_top=False)),
+    ("EfficientNetB3", S32),
+    ("EfficientNetV2S", dict(S32, include_top=False)),
+    ("EfficientNetV2L", dict(S32, include_preprocessing=False)),
+    ("EfficientNetV2B3", S32),
 ]
 
 
