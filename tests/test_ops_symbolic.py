@@ -141,6 +141,8 @@ CASES = {
     "math.ifft2": _a([((None, 4, 4), F), ((None, 4, 4), F)]),
     "math.rfft": _a(((None, 8), F)),
     "math.irfft": _a([((None, 5), F), ((None, 5), F)]),
+    "math.stft": _a(((None, 16), F), 6, 4, 8),
+    "math.istft": _a([((None, 5, 5), F), ((None, 5, 5), F)], 6, 4, 8),
     "math.view_as_complex": _a(((None, 4, 2), F)),
     "math.view_as_real": _a(((None, 4), C64)),
     "math.cdist": _a(X, ((None, 5, 3), F)),
@@ -163,6 +165,10 @@ CASES = {
     "nn.space_to_depth": _a(((None, 4, 4, 2), F), 2),
     "nn.batch_normalization": _a(X, ((3,), F), ((3,), F), -1),
     "nn.ctc_loss": _a(((None, 5), I32), ((None, 8, 6), F), ((None,), I32), ((None,), I32)),
+    "nn.ctc_decode": _a(((None, 8, 6), F), ((None,), I32)),
+    "nn.fold": _a(((None, 12, 8), F), (4, 5), 2, stride=(2, 1)),
+    "nn.unfold": _a(((None, 3, 4, 5), F), 2, stride=(2, 1)),
+    "einops.rearrange": _a(((2, 4, 6, 3), F), "b h (w w1) c -> b (h w) (c w1)", w1=2),
     "nn.dot_product_attention": _a(((None, 4, 2, 8), F), ((None, 4, 2, 8), F),
                                    ((None, 4, 2, 8), F)),
     "nn.moments": _a(X, [1]),
@@ -342,7 +348,7 @@ def test_keras_names_table_covers_every_recordable_op():
     creation = {"numpy." + n for n in ("bartlett", "blackman", "empty", "eye", "hamming",
                                         "hanning", "identity", "kaiser", "ones", "tri",
                                         "zeros")}
-    for sub in ("core", "numpy", "math", "linalg", "nn", "image"):
+    for sub in ("core", "numpy", "math", "linalg", "nn", "image", "einops"):
         for name in getattr(kerax.ops, sub).__all__:
             key = f"{sub}.{name}"
             assert key in KERAS_OPS or key in static | creation, key

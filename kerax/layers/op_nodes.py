@@ -29,7 +29,8 @@ from kerax.registry import deserialize_keras_object, get_registered_name, regist
 __all__ = ["OpNode", "OP_NODES", "record"]
 
 _MODULES = {"core": ops.core, "numpy": ops.numpy, "math": ops.math, "linalg": ops.linalg,
-            "nn": ops.nn, "image": ops.image, "activations": activations}
+            "nn": ops.nn, "image": ops.image, "activations": activations,
+            "einops": ops.einops}
 
 
 def _contains_symbolic(value):

@@ -6,6 +6,7 @@ kernels use Keras' layout: (*spatial, in_channels // groups, out_channels);
 `data_format=None` means `kerax.config.image_data_format()`.
 """
 import builtins
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -549,6 +550,225 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
     logit_pad = (jnp.arange(t_steps)[None, :] >= output_length[:, None]).astype(output.dtype)
     label_pad = (jnp.arange(max_label)[None, :] >= target_length[:, None]).astype(output.dtype)
     return optax.ctc_loss(output, logit_pad, target, label_pad, blank_id=mask_index)
+
+
+# ---------------------------------------------------------------------------
+# Sliding blocks (im2col / col2im), channels-first as PyTorch's Unfold / Fold.
+
+def _block_geometry(who, kernel_size, dilation, padding, stride):
+    return tuple(_tuple(v, 2, f"{who}: `{name}`") for name, v in (
+        ("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding),
+        ("stride", stride)))
+
+
+def _unfold_padded(x, kernel, dilation, stride):
+    n, c = x.shape[:2]
+    patches = jax.lax.conv_general_dilated_patches(
+        x, filter_shape=kernel, window_strides=stride, padding="VALID",
+        rhs_dilation=dilation, dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=jax.lax.Precision.HIGHEST)
+    return patches.reshape(n, c * kernel[0] * kernel[1], -1)
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding blocks of a channels-first image batch `(N, C, H, W)` as
+    columns: `(N, C * kH * kW, L)`, `L` the number of block positions (the
+    column of each block lists its values channel by channel, row by row).
+    `padding` zero-pads both sides of H and W first.
+
+    >>> import numpy as np
+    >>> unfold(np.ones((1, 2, 4, 4), "float32"), kernel_size=2, stride=2).shape
+    (1, 8, 4)
+    """
+    x = _f(x)
+    if x.ndim != 4:
+        raise ValueError(f"unfold: `x` must be a 4D tensor (N, C, H, W), got shape {x.shape}.")
+    kernel, dilation, padding, stride = _block_geometry(
+        "unfold", kernel_size, dilation, padding, stride)
+    x = jnp.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    return _unfold_padded(x, kernel, dilation, stride)
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Inverse arrangement of `unfold`: columns `(N, C * kH * kW, L)` summed back
+    into an image `(N, C, oH, oW)` (overlapping values add up; `padding` is
+    cut off again). `fold(unfold(x))` is `x` times how many blocks cover each
+    pixel.
+
+    >>> import numpy as np
+    >>> cols = unfold(np.ones((1, 2, 4, 4), "float32"), kernel_size=2, stride=2)
+    >>> fold(cols, output_size=(4, 4), kernel_size=2, stride=2).shape
+    (1, 2, 4, 4)
+    """
+    x = _f(x)
+    if x.ndim != 3:
+        raise ValueError(f"fold: `x` must be a 3D tensor (N, C * kH * kW, L), got shape "
+                         f"{x.shape}.")
+    out_h, out_w = _tuple(output_size, 2, "fold: `output_size`")
+    kernel, dilation, padding, stride = _block_geometry(
+        "fold", kernel_size, dilation, padding, stride)
+    n, ckk, length = x.shape
+    if ckk % (kernel[0] * kernel[1]):
+        raise ValueError(f"fold: the second axis of `x` ({ckk}) must be a multiple of "
+                         f"kH * kW = {kernel[0] * kernel[1]} (kernel_size={kernel}).")
+    padded = (out_h + 2 * padding[0], out_w + 2 * padding[1])
+    blocks = [(p - d * (k - 1) - 1) // s + 1
+              for p, d, k, s in zip(padded, dilation, kernel, stride)]
+    if blocks[0] * blocks[1] != length:
+        raise ValueError(
+            f"fold: `x` has {length} blocks on its last axis, but output_size="
+            f"{(out_h, out_w)} with kernel_size={kernel}, dilation={dilation}, padding="
+            f"{padding}, stride={stride} gives {blocks[0]} x {blocks[1]} = "
+            f"{blocks[0] * blocks[1]}.")
+    return _fold(x, (out_h, out_w), kernel, dilation, padding, stride)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _fold(x, size, kernel, dilation, padding, stride):
+    n, ckk, _ = x.shape
+    padded = (size[0] + 2 * padding[0], size[1] + 2 * padding[1])
+    image = jax.ShapeDtypeStruct((n, ckk // (kernel[0] * kernel[1])) + padded, x.dtype)
+    # fold is the adjoint of unfold: transpose the (linear) unfold of the padded image
+    (out,) = jax.linear_transpose(
+        lambda v: _unfold_padded(v, kernel, dilation, stride), image)(x)
+    return out[:, :, padding[0]:padding[0] + size[0], padding[1]:padding[1] + size[1]]
+
+
+# ---------------------------------------------------------------------------
+# CTC decoding.
+
+def _ctc_greedy(logits, lengths, merge_repeated, blank):
+    batch, steps, _ = logits.shape
+    best = jnp.argmax(logits, axis=-1).astype("int32")
+    score = jnp.max(logits, axis=-1)
+    padded = jnp.arange(steps)[None, :] >= lengths[:, None]
+    best = jnp.where(padded, blank, best)
+    score = jnp.where(padded, 0.0, score)
+    if merge_repeated:
+        repeat = jnp.pad(best[:, 1:] == best[:, :-1], ((0, 0), (1, 0)))
+        best = jnp.where(repeat, blank, best)
+    keep = best != blank
+    # the kept labels first, in order (a stable sort on "dropped"), then -1s
+    order = jnp.argsort(~keep, axis=-1, stable=True)
+    labels = jnp.where(jnp.take_along_axis(keep, order, axis=-1),
+                       jnp.take_along_axis(best, order, axis=-1), -1)
+    return labels[None], -jnp.sum(score, axis=1, keepdims=True)
+
+
+def _ctc_beam_one(log_probs, length, beam_width, top_paths, blank):
+    """CTC prefix beam search of one sequence (steps, classes) of log-probabilities.
+
+    Each beam is a label prefix with the log-probability of all alignments
+    that give it and end in a blank (`p_blank`) or in its last label
+    (`p_label`). A step keeps each prefix (a blank, or its last label again)
+    and extends it by every label; extensions that reach a prefix already in
+    the beam are added to it; the `beam_width` most likely prefixes remain."""
+    steps, classes = log_probs.shape
+    neg = jnp.asarray(-jnp.inf, log_probs.dtype)
+    paths = jnp.full((beam_width, steps), -1, "int32")
+    sizes = jnp.zeros((beam_width,), "int32")
+    p_blank = jnp.full((beam_width,), neg).at[0].set(0.0)
+    p_label = jnp.full((beam_width,), neg)
+    rows = jnp.arange(beam_width)
+    labels = jnp.arange(classes)
+
+    def step(state, inputs):
+        paths, sizes, p_blank, p_label = state
+        lp, active = inputs
+        total = jnp.logaddexp(p_blank, p_label)
+        valid = total > neg
+        last = jnp.where(sizes > 0, paths[rows, jnp.maximum(sizes - 1, 0)], -1)
+        # the same prefix: a blank after anything, or its last label repeated
+        same_blank = total + lp[blank]
+        same_label = p_label + jnp.where(sizes > 0, lp[jnp.maximum(last, 0)], neg)
+        # prefix i extended by label c (after a blank when c repeats the last label)
+        ext = jnp.where((labels[None, :] == last[:, None]), p_blank[:, None],
+                        total[:, None]) + lp[None, :]
+        ext = jnp.where((labels[None, :] == blank) | ~valid[:, None], neg, ext)
+        # is beam j prefix i + [c]? (then the extension's mass joins beam j)
+        j_last = jnp.where(sizes > 0, paths[rows, jnp.maximum(sizes - 1, 0)], -1)
+        j_parent = paths.at[rows, jnp.maximum(sizes - 1, 0)].set(
+            jnp.where(sizes > 0, -1, paths[rows, 0]))
+        child = ((sizes[None, :] == sizes[:, None] + 1) & valid[None, :]
+                 & jnp.all(j_parent[None, :, :] == paths[:, None, :], axis=-1))  # [i, j]
+        hits = child[:, :, None] & (j_last[None, :, None] == labels[None, None, :])  # [i, j, c]
+        into = jnp.where(hits, ext[:, None, :], neg)
+        same_label = jnp.logaddexp(same_label, jax.scipy.special.logsumexp(into, axis=(0, 2)))
+        ext = jnp.where(jnp.any(hits, axis=1), neg, ext)
+        # candidates: the beam_width kept prefixes, then beam_width * classes extensions
+        cand_blank = jnp.concatenate([same_blank, jnp.full((beam_width * classes,), neg)])
+        cand_label = jnp.concatenate([same_label, ext.reshape(-1)])
+        cand_total = jnp.logaddexp(cand_blank, cand_label)
+        _, top = jax.lax.top_k(cand_total, beam_width)
+        parent = jnp.where(top < beam_width, top, (top - beam_width) // classes)
+        added = jnp.where(top < beam_width, -1, (top - beam_width) % classes)
+        new_paths = paths[parent]
+        new_sizes = sizes[parent]
+        grow = added >= 0
+        new_paths = new_paths.at[rows, jnp.minimum(new_sizes, steps - 1)].set(
+            jnp.where(grow, added, new_paths[rows, jnp.minimum(new_sizes, steps - 1)]))
+        new_sizes = new_sizes + grow
+        new = (new_paths, new_sizes, cand_blank[top], cand_label[top])
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state), None
+
+    active = jnp.arange(steps) < length
+    (paths, sizes, p_blank, p_label), _ = jax.lax.scan(
+        step, (paths, sizes, p_blank, p_label), (log_probs, active))
+    scores, best = jax.lax.top_k(jnp.logaddexp(p_blank, p_label), top_paths)
+    return paths[best], scores
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Decode CTC outputs `inputs` (batch, steps, classes), each sequence read up
+    to its `sequence_lengths`, with `mask_index` the blank class.
+
+    Returns `(paths, scores)` as Keras 3: `paths` is int32 (top_paths, batch,
+    steps), each decoded label sequence left-aligned and padded with -1;
+    `scores` is (batch, top_paths). `strategy="greedy"` takes the best class per
+    step, merges repeats (`merge_repeated`) and drops blanks; its score is
+    minus the sum of the chosen `inputs`. `strategy="beam_search"` runs a CTC
+    prefix beam search of `beam_width` over `log_softmax(inputs)` (repeats are
+    always merged) and returns the `top_paths` best label sequences with their
+    log-probabilities.
+
+    >>> import numpy as np
+    >>> logits = np.log(np.array([[[.1, .8, .1], [.1, .8, .1], [.8, .1, .1],
+    ...                            [.1, .1, .8]]], "float32"))
+    >>> paths, scores = ctc_decode(logits, [4])
+    >>> paths[0, 0].tolist()
+    [1, 2, -1, -1]
+    """
+    inputs = _t(inputs)
+    if not jnp.issubdtype(inputs.dtype, jnp.floating):
+        inputs = inputs.astype("float32")
+    if inputs.ndim != 3:
+        raise ValueError(f"ctc_decode: `inputs` must be (batch, steps, classes), got shape "
+                         f"{inputs.shape}.")
+    lengths = _t(sequence_lengths).astype("int32")
+    classes = inputs.shape[-1]
+    blank = classes - 1 if mask_index is None else int(mask_index)
+    if not 0 <= blank < classes:
+        raise ValueError(f"ctc_decode: `mask_index` must be a class index in [0, {classes}), "
+                         f"got {mask_index}.")
+    if strategy == "greedy":
+        return _ctc_greedy(inputs, lengths, merge_repeated, blank)
+    if strategy != "beam_search":
+        raise ValueError(f"ctc_decode: `strategy` must be 'greedy' or 'beam_search', got "
+                         f"{strategy!r}.")
+    beam_width, top_paths = int(beam_width), int(top_paths)
+    if not 1 <= top_paths <= beam_width:
+        raise ValueError(f"ctc_decode: `top_paths` must be in [1, beam_width={beam_width}], "
+                         f"got {top_paths}.")
+    return _ctc_beam_search(inputs, lengths, beam_width, top_paths, blank)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _ctc_beam_search(inputs, lengths, beam_width, top_paths, blank):
+    log_probs = jax.nn.log_softmax(inputs, axis=-1)
+    paths, scores = jax.vmap(
+        lambda lp, n: _ctc_beam_one(lp, n, beam_width, top_paths, blank))(log_probs, lengths)
+    return jnp.transpose(paths, (1, 0, 2)), scores
 
 
 __all__ = sorted(n for n, v in list(globals().items())
