@@ -169,6 +169,13 @@ class ImageAugmentation(_ImageLayer):
         x = images if batched else images[None]
         dtype = x.dtype
         active = bool(training) or self._always
+        if isinstance(data, dict) and "bounding_boxes" in data:
+            if not self.bounding_box_format:
+                raise ValueError(
+                    f"{self._where()}: the input has a 'bounding_boxes' entry, but the "
+                    "layer has no `bounding_box_format`. Pass one, e.g. "
+                    "`bounding_box_format='xyxy'`.")
+            boxes = self._boxes(data["bounding_boxes"], active)
         if not active:
             out, params = self._float(x), None
         else:
@@ -182,12 +189,7 @@ class ImageAugmentation(_ImageLayer):
         result = dict(data)
         result["images"] = out
         if "bounding_boxes" in data:
-            if not self.bounding_box_format:
-                raise ValueError(
-                    f"{self._where()}: the input has a 'bounding_boxes' entry, but the "
-                    "layer has no `bounding_box_format`. Pass one, e.g. "
-                    "`bounding_box_format='xyxy'`.")
-            result["bounding_boxes"] = self._boxes(data["bounding_boxes"], params, active)
+            result["bounding_boxes"] = boxes
         if "segmentation_masks" in data and active:
             masks = jnp.asarray(data["segmentation_masks"])
             masks = masks if batched else masks[None]
@@ -195,7 +197,8 @@ class ImageAugmentation(_ImageLayer):
             result["segmentation_masks"] = masks if batched else masks[0]
         return result
 
-    def _boxes(self, boxes, params, active):
+    def _boxes(self, boxes, active):
+        """The boxes of the output (checked before any work; colour layers keep them)."""
         if not isinstance(boxes, dict) or "boxes" not in boxes:
             raise ValueError(f"{self._where()}: `bounding_boxes` must be a dict with 'boxes' "
                              f"(and 'labels'), got {type(boxes).__name__}.")

@@ -104,13 +104,13 @@ class _Chains(ImageAugmentation):
         for stage in self._stages:
             stage.layer.built = True
 
-    def _boxes(self, boxes, params, active):
+    def _boxes(self, boxes, active):
         if active and self._moves_boxes:
             raise NotImplementedError(
                 f"{self._where()}: bounding boxes are not moved by kerax's RandomRotation and "
                 "RandomTranslation yet, so this layer cannot augment them; pass inputs without "
                 "a 'bounding_boxes' entry.")
-        return super()._boxes(boxes, params, active)
+        return super()._boxes(boxes, active)
 
     def _branches(self, masks=False):
         """One `fn(images, params_of_all_stages)` per stage, for lax.switch."""

@@ -68,9 +68,6 @@ def test_aug_mix_blends_the_image_with_one_candidate(candidates):
             kinds.add("identity")
     assert len(kinds - {"identity"}) >= 1
     np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
-    out = np.asarray(L.AugMix(value_range=(0, 1), num_chains=2, chain_depth=1, seed=2)(
-        x / 255.0))
-    assert out.min() >= 0 and out.max() <= 1 and not np.allclose(out, x / 255.0)
 
 
 def test_configs_and_keras_files_both_ways(keras, tmp_path):
@@ -133,7 +130,8 @@ def test_dict_inputs_and_bad_arguments(candidates):
     boxes = {"boxes": np.zeros((2, 1, 4), "float32"), "labels": np.zeros((2, 1), "int32")}
     with pytest.raises(NotImplementedError, match="RandAugment.*bounding boxes"):
         L.RandAugment(bounding_box_format="xyxy")({"images": x, "bounding_boxes": boxes})
-    mixed = L.AugMix(num_chains=1, chain_depth=1, bounding_box_format="xyxy", seed=0)(
+    mixed = L.AugMix(num_chains=1, chain_depth=1, all_ops=False, bounding_box_format="xyxy",
+                     seed=0)(
         {"images": x, "bounding_boxes": boxes})
     np.testing.assert_array_equal(np.asarray(mixed["bounding_boxes"]["boxes"]), boxes["boxes"])
     with pytest.raises(ValueError, match="RandAugment.*`num_ops`"):
