@@ -5,7 +5,7 @@ configs and the int8/int4/float8 arithmetic `model.quantize` uses).
 >>> from kerax import quantizers
 >>> q, scale = quantizers.abs_max_quantize(np.array([0.5, -1.0], "float32"), axis=-1)
 >>> q.tolist()
-[64, -127]
+[63, -127]
 """
 import inspect
 

@@ -160,7 +160,7 @@ class AbsMaxQuantizer(Quantizer):
     >>> import numpy as np
     >>> q, s = AbsMaxQuantizer()(np.array([[0.5, -1.0]], "float32"))
     >>> q.tolist()
-    [[64, -127]]
+    [[63, -127]]
     """
 
     def __init__(self, axis=None, value_range=(-127, 127), epsilon=_EPSILON,

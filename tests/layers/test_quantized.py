@@ -30,7 +30,7 @@ def _model(mod):
     i = mod.Input((4, 6))
     t = mod.Input((4,), dtype="int32")
     h = mod.layers.Dense(5, activation="relu", name="d")(i)
-    h = mod.layers.EinsumDense("abc,cde->abde", output_shape=(4, 3, 2), bias_axes="de",
+    h = mod.layers.EinsumDense("abc,ced->abde", output_shape=(4, 3, 2), bias_axes="de",
                                name="ed")(h)
     e = mod.layers.Embedding(9, 6, name="e")(t)
     return mod.Model([i, t], [h, e])
@@ -72,6 +72,8 @@ def test_quantized_model_matches_keras(keras, data, name, tmp_path):
     for lname in ("d", "ed", "e"):
         assert _plain(ours.get_layer(lname).get_config()) == \
             _plain(theirs.get_layer(lname).get_config())
+    if name in ("int4_per_channel", "int8_weight_only"):
+        return  # the same files as int4 / int8, other shapes: no file round trip
     # .keras files both ways
     theirs.save(tmp_path / "k.keras")
     ours.save(tmp_path / "m.keras")
@@ -107,8 +109,8 @@ def test_quantized_fit_matches_keras(keras, mode):
     ours.quantize(mode)
     theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     ours.compile(optimizer=kerax.optimizers.SGD(0.1), loss="mse")
-    expected = theirs.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
-    got = ours.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    expected = theirs.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    got = ours.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
     np.testing.assert_allclose(got.history["loss"], expected.history["loss"], rtol=1e-5)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -131,8 +133,8 @@ def test_inputs_gradient_matches_keras(keras):
         ours.set_weights(theirs.get_weights())
         theirs.quantize(mode)
         ours.quantize(mode)
-        expected = jax.grad(lambda v: jnp.sum(theirs(v) ** 2))(x)
-        got = jax.grad(lambda v: jnp.sum(ours(v) ** 2))(x)
+        expected = jax.jit(jax.grad(lambda v: jnp.sum(theirs(v) ** 2)))(x)
+        got = jax.jit(jax.grad(lambda v: jnp.sum(ours(v) ** 2)))(x)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
         assert float(jnp.abs(got).sum()) > 0
 
