@@ -11,6 +11,7 @@ from kerax.losses.loss import (  # noqa: F401
     standardize_reduction)
 from kerax.losses.losses import *  # noqa: F401,F403
 from kerax.losses.losses import __all__ as _losses_all
+from kerax.losses.ctc import CTC, ctc  # noqa: F401
 from kerax.losses.metric_learning import Circle, circle  # noqa: F401
 from kerax.losses.noisy_labels import (  # noqa: F401
     CategoricalGeneralizedCrossEntropy, categorical_generalized_cross_entropy)
@@ -19,6 +20,7 @@ from kerax.registry import (
     builtin_objects, deserialize_keras_object, get_object, serialize_keras_object)
 
 __all__ = ["Loss", "get", "serialize", "deserialize"] + list(_losses_all)
+__all__ += ["CTC", "ctc"]
 __all__ += ["Dice", "Tversky", "Circle", "CategoricalGeneralizedCrossEntropy", "dice",
             "tversky", "circle", "categorical_generalized_cross_entropy"]
 
