@@ -31,7 +31,7 @@ import numpy as np
 from kerax import random as _random
 from kerax.layers import bounding_boxes as _bb
 from kerax.layers.convolutional import standardize_data_format
-from kerax.layers.layer import Layer
+from kerax.layers.layer import KerasTensor, Layer
 from kerax.ops import image as ops_image
 from kerax.registry import register_builtin
 
@@ -436,6 +436,12 @@ class RandomCrop(BaseImagePreprocessingLayer):
             return super().call(data, training=training)
         finally:
             object.__setattr__(self, "_input_hw", None)
+
+    def compute_output_spec(self, data, *args, **kwargs):
+        # The training-time shape, as Keras (inference returns the input as is).
+        if isinstance(data, dict):
+            return super().compute_output_spec(data, *args, **kwargs)
+        return KerasTensor(self.compute_output_shape(tuple(data.shape)), self.compute_dtype)
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         shape = list(input_shape)

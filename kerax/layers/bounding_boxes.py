@@ -330,9 +330,9 @@ def compute_iou(boxes1, boxes2, bounding_box_format, use_masking=False, mask_val
     (B, N, M) when batched. With `use_masking`, pairs where a box has only
     negative coordinates (padding) get `mask_val`.
 
-    >>> compute_iou(np.array([[0.0, 0, 2, 2]]), np.array([[1.0, 0, 3, 2]]),
-    ...             "xyxy").round(4).tolist()
-    [[0.3333]]
+    >>> iou = compute_iou(np.array([[0.0, 0, 2, 2]]), np.array([[1.0, 0, 3, 2]]), "xyxy")
+    >>> round(float(iou[0, 0]), 4)
+    0.3333
     """
     boxes1, boxes2 = jnp.asarray(boxes1), jnp.asarray(boxes2)
     _check_rank(boxes1, "boxes1", "compute_iou")

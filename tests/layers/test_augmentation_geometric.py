@@ -139,7 +139,7 @@ RANDOM = [("RandomShear", dict(x_factor=0.3, y_factor=0.3)),
 
 
 @pytest.mark.parametrize("name,kw", RANDOM, ids=[r[0] for r in RANDOM])
-def test_inference_identity_seeded_and_compiled_fit(name, kw):
+def test_inference_identity_seeded_unbatched(name, kw):
     x = IMAGES
     a, b = getattr(L, name)(seed=5, **kw), getattr(L, name)(seed=5, **kw)
     np.testing.assert_array_equal(_np(a(x, training=False)), x)   # identity at inference
@@ -151,28 +151,33 @@ def test_inference_identity_seeded_and_compiled_fit(name, kw):
     # unbatched: one image in, one image out
     assert a(x[0]).shape == first.shape[1:]
 
-    # Inside compiled fit: traced once per program, not once per batch.
-    layer = getattr(L, name)(seed=1, **kw)
-    calls = []
-    plain_call = layer.call
 
-    def counting(data, training=True):
-        calls.append(1)
-        return plain_call(data, training=training)
-    layer.call = counting
-    model = kerax.Sequential([kerax.Input((9, 9, 2)), layer, L.GlobalAveragePooling2D(),
-                              L.Dense(1)])
+def test_compiled_fit_without_retracing():
+    """All the random layers in one model: compiled fit traces each once per
+    program, not once per batch, and threads every layer's RNG state."""
+    layers = [getattr(L, name)(seed=i, **kw) for i, (name, kw) in enumerate(RANDOM)
+              if name != "RandomCrop"] + [L.RandomCrop(6, 6, seed=9)]
+    calls = {layer.name: 0 for layer in layers}
+    for layer in layers:
+        def counting(data, training=True, _layer=layer, _call=layer.call):
+            calls[_layer.name] += 1
+            return _call(data, training=training)
+        layer.call = counting
+    model = kerax.Sequential([kerax.Input((9, 9, 2))] + layers +
+                             [L.GlobalAveragePooling2D(), L.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     xs = RNG.uniform(0, 1, (16, 9, 9, 2)).astype("float32")
     ys = RNG.normal(size=(16, 1)).astype("float32")
     model.fit(xs, ys, batch_size=4, epochs=1, verbose=0)
-    after_one = len(calls)
-    state = _np(layer.generator.state.value).copy()
+    after_one = dict(calls)
+    states = [_np(layer.generator.state.value).copy() for layer in layers]
     model.fit(xs, ys, batch_size=4, epochs=2, verbose=0)
-    assert len(calls) == after_one  # 8 more batches, no new trace
-    assert not np.array_equal(_np(layer.generator.state.value), state)  # RNG threaded
+    assert calls == after_one                           # 8 more batches, no new trace
+    for layer, state in zip(layers, states):            # each layer's RNG advanced
+        assert not np.array_equal(_np(layer.generator.state.value), state), layer.name
+    # predict runs them in inference: the model is GAP + Dense of the input
     np.testing.assert_allclose(model.predict(xs, verbose=0),
-                               _np(model.layers[-1](model.layers[-2](xs))), atol=1e-5)
+                               _np(model.layers[-1](xs.mean(axis=(1, 2)))), atol=1e-5)
 
 
 def test_keras_files_both_ways(keras, tmp_path):
@@ -212,3 +217,66 @@ def test_keras_files_both_ways(keras, tmp_path):
         k2 = keras.models.load_model(m_path)
     np.testing.assert_allclose(_np(k2.predict(IMAGES, verbose=0)),
                                _np(m2.predict(IMAGES, verbose=0)), atol=1e-5)
+
+
+def test_random_crop_boxes_center_crop_and_shapes(keras):
+    layer = L.RandomCrop(4, 6, seed=1, bounding_box_format="xyxy")
+    boxes = {"boxes": np.array([[[1.0, 1.0, 8.0, 7.0], [0.0, 0.0, 1.0, 1.0]]], "float32"),
+             "labels": np.array([[3, 4]], "int32")}
+    x = IMAGES[:1]
+    out = layer({"images": x, "bounding_boxes": boxes})
+    # the crop's offset is where the output sits in the input
+    top, left = next((t, l) for t in range(6) for l in range(4)
+                     if np.array_equal(x[:, t:t + 4, l:l + 6], _np(out["images"])))
+    b = boxes["boxes"][0, 0]
+    want = np.clip([b[0] - left, b[1] - top, b[2] - left, b[3] - top], 0, [6, 4, 6, 4])
+    np.testing.assert_allclose(_np(out["bounding_boxes"]["boxes"])[0, 0], want)
+    assert _np(out["bounding_boxes"]["labels"])[0, 0] == 3
+    # an image smaller than the target: the central crop of the target's aspect
+    # ratio (9 x 4 at column 2), resized (bilinear) -- Keras' resize of that crop
+    small = L.RandomCrop(12, 6, seed=1)(IMAGES)
+    np.testing.assert_allclose(_np(small), _np(keras.ops.image.resize(IMAGES[:, :, 2:6], (12, 6))),
+                               atol=1e-5)
+    assert L.RandomCrop(4, 6).compute_output_shape((None, 9, 9, 2)) == (None, 4, 6, 2)
+    assert tuple(L.RandomCrop(4, 6)(kerax.Input((9, 9, 2))).shape) == (None, 4, 6, 2)
+
+
+def test_mixup_boxes_and_max_num_bounding_boxes(keras):
+    mix = L.MixUp(seed=1, bounding_box_format="xyxy")
+    out = mix({"images": IMAGES, "labels": np.eye(3, dtype="float32"),
+               "bounding_boxes": {"boxes": BOXES, "labels": BOX_LABELS}})
+    assert out["bounding_boxes"]["boxes"].shape == (3, 8, 4)
+    assert out["bounding_boxes"]["labels"].shape == (3, 8)
+    np.testing.assert_array_equal(_np(out["bounding_boxes"]["boxes"])[:, :4], BOXES)
+    np.testing.assert_allclose(_np(out["labels"]).sum(-1), 1.0, atol=1e-6)
+    for n in (2, 6):
+        k, m = _pair(keras, "MaxNumBoundingBoxes", dict(max_number=n, bounding_box_format="xyxy"))
+        data = {"images": IMAGES, "bounding_boxes": {"boxes": BOXES, "labels": BOX_LABELS}}
+        kb, mb = k(dict(data))["bounding_boxes"], m(dict(data))["bounding_boxes"]
+        np.testing.assert_array_equal(_np(mb["boxes"]), _np(kb["boxes"]))
+        np.testing.assert_array_equal(_np(mb["labels"]), _np(kb["labels"]))
+        # Keras' config leaves out fill_value (so its from_config drops it); kerax keeps it
+        _same_config(k, m, skip=("fill_value",))
+    lists = L.MaxNumBoundingBoxes(3, bounding_box_format="xyxy")(
+        {"images": IMAGES[:2], "bounding_boxes": {"boxes": [[[0, 0, 1, 1]], []],
+                                                  "labels": [[5], []]}})
+    assert _np(lists["bounding_boxes"]["labels"]).tolist() == [[5, -1, -1], [-1, -1, -1]]
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="bounding_box_format"):
+        L.RandomShear(0.2)({"images": IMAGES, "bounding_boxes": {"boxes": BOXES,
+                                                                 "labels": BOX_LABELS}})
+    with pytest.raises(NotImplementedError, match="bounding boxes"):
+        L.CutMix(bounding_box_format="xyxy")({"images": IMAGES, "bounding_boxes": {
+            "boxes": BOXES, "labels": BOX_LABELS}})
+    with pytest.raises(ValueError, match="kernel_size"):
+        L.RandomGaussianBlur(kernel_size=4)
+    with pytest.raises(ValueError, match="scale"):
+        L.RandomPerspective(scale=1.5)
+    with pytest.raises(NotImplementedError, match="fill_mode"):
+        L.RandomShear(0.1, fill_mode="mirror")
+    with pytest.raises(ValueError, match="rank 4"):
+        L.RandomErasing()(IMAGES[0, 0])
+    with pytest.raises(ValueError, match="does not take a `factor`"):
+        L.MixUp(factor=0.5)
