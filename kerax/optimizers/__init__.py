@@ -6,6 +6,7 @@ from kerax.optimizers.ftrl import Ftrl  # noqa: F401
 from kerax.optimizers.lamb import Lamb  # noqa: F401
 from kerax.optimizers.loss_scale_optimizer import LossScaleOptimizer  # noqa: F401
 from kerax.optimizers.lookup import deserialize, get, serialize
+from kerax.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap  # noqa: F401
 from kerax.optimizers.muon import Muon  # noqa: F401
 from kerax.optimizers.optimizers import (  # noqa: F401
     SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Lion, Nadam, RMSprop)
@@ -15,3 +16,4 @@ __all__ = ["Optimizer", "OptaxOptimizer", "LossScaleOptimizer", "SGD", "RMSprop"
            "Adamax", "Adagrad", "Adadelta", "Adafactor", "Lion", "schedules", "get",
            "serialize", "deserialize"]
 __all__ += ["Ftrl", "Lamb", "Muon", "ScheduleFreeAdamW"]
+__all__ += ["MultiOptimizer", "OptimizerMap"]

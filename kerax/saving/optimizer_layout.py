@@ -79,6 +79,16 @@ def keras_layout(opt):
     negation); else None."""
     if not getattr(opt, "built", False):
         return None
+    parts = getattr(opt, "_keras_layout_parts", None)
+    if parts is not None:  # MultiOptimizer: its own variables, then each inner optimizer's
+        own, inner = parts()
+        out = [(v, 1) for v in own]
+        for o in inner:  # (an inner optimizer without variables is unbuilt, as in Keras)
+            sub = keras_layout(o) if o.built else [(v, 1) for v in o.variables]
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out
     spec = _spec(opt)
     if spec is None:
         return None

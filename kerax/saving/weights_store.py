@@ -61,7 +61,9 @@ def _user_properties(obj):
 
 def _children(obj):
     if isinstance(obj, Optimizer):
-        return []
+        # a MultiOptimizer's inner optimizers: its children at `optimizers`, as Keras' walk
+        inner = getattr(obj, "optimizers", None) if hasattr(type(obj), "optimizers") else None
+        return [("optimizers", inner)] if isinstance(inner, list) else []
     first = []
     attrs = {}
     is_model = _is_model(obj)
@@ -388,7 +390,8 @@ def _load_optimizer(opt, group, path, label, model):
     n = len(keys)
     if n == 0:
         return []
-    if not opt.built:
+    if not opt.built and opt is getattr(model, "optimizer", None):
+        # (an unbuilt inner optimizer of a MultiOptimizer has no variables to build on)
         opt.build(model.trainable_variables)
     where = f"{path}/vars"
     own_marked = group is not None and group.attrs.get("kerax_layout") == "kerax"
