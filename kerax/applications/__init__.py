@@ -22,3 +22,8 @@ from kerax.applications.efficientnet import (  # noqa: F401
 from kerax.applications.efficientnet_v2 import (  # noqa: F401
     EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2, EfficientNetV2B3, EfficientNetV2L,
     EfficientNetV2M, EfficientNetV2S)
+from kerax.applications import convnext  # noqa: F401
+from kerax.applications.convnext import (  # noqa: F401
+    ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge)
+from kerax.applications import nasnet  # noqa: F401
+from kerax.applications.nasnet import NASNetLarge, NASNetMobile  # noqa: F401

@@ -15,7 +15,7 @@ from kerax.saving import weights_store
 from kerax.utils import file_utils
 from kerax.utils.graph_utils import get_source_inputs
 
-__all__ = ["check_weights", "image_input", "finish", "load_legacy_h5"]
+__all__ = ["get_source_inputs", "check_weights", "image_input", "finish", "load_legacy_h5"]
 
 
 def check_weights(weights, include_top, classes, pretrained="imagenet"):

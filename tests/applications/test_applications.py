@@ -102,6 +102,8 @@ CASES = [
     ("InceptionResNetV2", dict(input_shape=(75, 75, 3), classes=10), (75, 75, 3)),
     ("EfficientNetB0", dict(S32, classes=10), (32, 32, 3)),
     ("EfficientNetV2B0", dict(S32, include_top=False, pooling="avg"), (32, 32, 3)),
+    ("ConvNeXtTiny", dict(S32, classes=10), (32, 32, 3)),
+    ("NASNetMobile", dict(S32, include_top=False, pooling="avg"), (32, 32, 3)),
 ]
 
 
@@ -129,6 +131,9 @@ BUILD_ONLY = [
     ("EfficientNetV2S", dict(S32, include_top=False)),
     ("EfficientNetV2L", dict(S32, include_preprocessing=False)),
     ("EfficientNetV2B3", S32),
+    ("ConvNeXtXLarge", dict(S32, include_top=False, pooling="avg")),
+    ("ConvNeXtSmall", dict(S32, include_preprocessing=False)),
+    ("NASNetLarge", dict(S32, include_top=False)),
 ]
 
 
