@@ -2,6 +2,7 @@
 from kerax.version import __version__  # noqa: F401
 
 from kerax import config  # noqa: F401
+config._init_compilation_cache()  # JAX's persistent cache, per user (kerax.config)
 from kerax.variables import Variable  # noqa: F401
 from kerax import ops  # noqa: F401
 from kerax import backend  # noqa: F401

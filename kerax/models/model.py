@@ -8,6 +8,7 @@ from kerax.export import export_model
 from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer, _is_kt, _is_shape
 from kerax.layers.quantized import quantize_model
+from kerax.models import compiled_call
 from kerax.models.functional import build_graph
 from kerax.models.functional_config import (functional_config, functional_from_config,
                                             serialize_model_config)
@@ -29,6 +30,16 @@ class Model(Trainer, Layer):
     `kerax.Model(inputs, outputs)` (functional API)."""
 
     _kerax_base_class = True  # saving's property walk skips kerax's base classes
+    # whether eager `model(x)` may run through a compiled program per input
+    # signature (Functional and Sequential: their call is kerax's graph walk)
+    _compiled_calls = False
+
+    def __call__(self, *args, **kwargs):
+        if self._compiled_calls:
+            out = compiled_call.call(self, args, kwargs)
+            if out is not compiled_call.NOT_COMPILED:
+                return out
+        return Layer.__call__(self, *args, **kwargs)
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (("inputs" in kwargs and "outputs" in kwargs) or (
@@ -245,6 +256,7 @@ class Functional(Model):
     """A model defined by a graph of layers on symbolic tensors."""
 
     _kerax_base_class = True
+    _compiled_calls = True  # model(x) on arrays may run compiled (compiled_call.py)
 
 
 # Keras also accepts {"module": "keras", "class_name": "Model"} for a functional config.

@@ -16,6 +16,7 @@ class Sequential(Model):
 
     _kerax_base_class = True
     _kerax_sequential = True
+    _compiled_calls = True  # model(x) on arrays may run compiled (compiled_call.py)
 
     def __init__(self, layers=None, trainable=True, name=None, **kwargs):
         Model.__init__(self, trainable=trainable, name=name, **kwargs)

@@ -638,6 +638,7 @@ class Trainer:
         if self._initial_epoch is not None:  # set by BackupAndRestore
             initial_epoch = self._initial_epoch
         self._shuffle_seed = self._current_shuffle_seed()  # BackupAndRestore may set it
+        ran_epochs = epochs > initial_epoch
         try:
             epoch_logs = self._fit_epochs(data, val_data, callbacks, initial_epoch, epochs,
                                           steps_per_epoch, validation_steps, validation_freq)
@@ -645,6 +646,9 @@ class Trainer:
             for d in (data, val_data):
                 if d is not None and d.kind == "arrays":
                     d.release()
+        if ran_epochs and getattr(self.optimizer, "use_ema", False):
+            # as Keras: the trained variables end as their moving averages
+            self.optimizer.finalize_variable_values(self.trainable_variables)
         callbacks.on_train_end(epoch_logs)
         return self.history
 
@@ -667,7 +671,9 @@ class Trainer:
                 break
             epoch_logs = self._epoch_logs(logs)
             if val_data is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_data(val_data, callbacks=None, steps=validation_steps)
+                # fit's callbacks see the validation pass (on_test_*), as in Keras
+                val_logs = self._evaluate_data(val_data, callbacks=callbacks,
+                                               steps=validation_steps)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             callbacks.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:

@@ -70,8 +70,6 @@ def test_evaluate_and_predict_use_the_ema_weights_like_keras(keras):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="kerax fit's validation pass does not call the fit "
-                   "callbacks' on_test_begin/on_test_end (Keras does): kerax/trainers")
 def test_validation_during_fit_uses_the_ema_weights_like_keras(keras):
     def run(lib):
         model = _model(lib)
