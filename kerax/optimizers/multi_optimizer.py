@@ -251,6 +251,11 @@ class MultiOptimizer(Optimizer):
         if value:
             raise ValueError("MultiOptimizer: set `use_ema` on the inner optimizers.")
 
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        raise ValueError(
+            "MultiOptimizer has no weight decay of its own: call "
+            "`exclude_from_weight_decay` on the inner optimizers (`optimizer.optimizers`).")
+
     # ---- building --------------------------------------------------------------------
     def build(self, var_list):
         """Assign each variable of `var_list` to its optimizer and build each

@@ -125,9 +125,10 @@ class _CountingDense(kerax.layers.Dense):
 
 def test_compiled_fit_traces_once_with_a_callable_map(data):
     """A callable map; fit compiles one step (no retrace per batch or per
-    epoch); each inner optimizer only moves its own variables."""
+    epoch, nor when a callback sets the inner learning rates); each inner
+    optimizer only moves its own variables."""
     x, y = data
-    adam, sgd = optimizers.Adam(0.01), optimizers.SGD(0.0)
+    adam, sgd = optimizers.Adam(0.01, name="adam"), optimizers.SGD(0.0, name="sgd")
 
     def choose(variable):
         return adam if "/enc/" in "/" + variable.path else sgd
@@ -138,8 +139,11 @@ def test_compiled_fit_traces_once_with_a_callable_map(data):
     head = [w.copy() for w in model.layers[1].get_weights()]
     enc = [w.copy() for w in model.layers[0].get_weights()]
     before = _CountingDense.traces
-    model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    halve = kerax.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+    history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[halve])
     assert _CountingDense.traces - before <= 2  # the step's trace, not one per batch
+    assert float(adam.learning_rate) == pytest.approx(0.0025)  # each inner rate halved
+    assert history.history["learning_rate_adam"] == pytest.approx([0.005, 0.0025])
     mid = _CountingDense.traces
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)
     assert _CountingDense.traces == mid  # the compiled step is reused
@@ -197,24 +201,15 @@ def test_unscaling_stateless_apply_and_missing_gradients():
     assert (int(multi.iterations), int(sgd1.iterations), int(sgd2.iterations)) == (1, 1, 0)
 
 
-def test_learning_rate_is_per_inner_optimizer(data):
-    x, y = data
-    multi = _split(optimizers)
+def test_bad_input_raises_clear_errors():
+    adam, sgd = optimizers.Adam(), optimizers.SGD()
+    multi = optimizers.MultiOptimizer(optimizers.OptimizerMap(sgd))
     with pytest.raises(AttributeError, match="sub-optimizers"):
         multi.learning_rate
     with pytest.raises(AttributeError, match="sub-optimizers"):
         multi.learning_rate = 0.1
-    model = _model(kerax)
-    model.compile(optimizer=multi, loss="mse")
-    scheduler = kerax.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
-    history = model.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[scheduler])
-    assert [float(o.learning_rate) for o in multi.optimizers] == \
-        pytest.approx([0.005, 0.0005, 0.025])
-    assert history.history["learning_rate_sgd"] == pytest.approx([0.025])
-
-
-def test_bad_input_raises_clear_errors():
-    adam, sgd = optimizers.Adam(), optimizers.SGD()
+    with pytest.raises(ValueError, match="inner optimizers"):
+        multi.exclude_from_weight_decay(var_names=["bias"])
     with pytest.raises(TypeError, match="default_optimizer"):
         optimizers.OptimizerMap("adam")
     with pytest.raises(TypeError, match="optimizer_map"):
