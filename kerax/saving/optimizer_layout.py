@@ -9,7 +9,9 @@ then every average gradient). kerax keeps the same prefix, then the leaves of
 the optax state (one group per field, plus shared leaves such as a step
 count). This module maps between the two for the optimizers Keras also has;
 for the others kerax writes its own order (`optimizer.variables`) and marks
-the group with the attribute `kerax_layout`.
+the group with the attribute `kerax_layout`. A MultiOptimizer's list is its
+own `iteration` and `learning_rate`, then each inner optimizer's list in turn
+(the inner optimizers are also written at `optimizer/optimizers/<name>`).
 """
 import numpy as np
 
