@@ -25,6 +25,7 @@ from kerax import config as _config
 from kerax import random as _random
 from kerax import registry as _reg
 from kerax.core.memory import check_allocation
+from kerax.ops.windows import window_values
 
 _MODULE = "keras.initializers"
 
@@ -34,6 +35,7 @@ __all__ = [
     "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
     "Orthogonal", "compute_fans", "get", "serialize", "deserialize",
 ]
+__all__ += ["STFT", "STFTInitializer", "stft"]
 
 
 def _register(name, *aliases):
@@ -455,6 +457,63 @@ he_normal = HeNormal
 lecun_uniform = LecunUniform
 lecun_normal = LecunNormal
 orthogonal = OrthogonalInitializer = Orthogonal
+
+
+# ---- STFT kernels -----------------------------------------------------------
+@_register("STFT", "stft", "STFTInitializer")
+class STFT(Initializer):
+    """Convolution kernels of a short-time Fourier transform (the kernels of
+    `kerax.layers.STFTSpectrogram`): for the shape `(frame_length, channels,
+    bins)`, the real (`side="real"`, cosine) or imaginary (`"imag"`, minus
+    sine) part of the DFT over `2 * (bins - 1)` points, times `window` (a
+    `scipy.signal.get_window` name, values of `frame_length`, or None), divided
+    by the window's L2 norm (`scaling="density"`), its sum (`"spectrum"`) or
+    nothing (None). `periodic` selects the periodic window.
+
+    >>> STFT("real")((8, 1, 5)).shape
+    (8, 1, 5)
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: `side` must be 'real' or 'imag', got {side!r}.")
+        if isinstance(window, str):
+            window_values(window, 1, periodic, who="STFT")  # an unknown name fails here
+        if scaling not in (None, "density", "spectrum"):
+            raise ValueError(f"STFT: `scaling` must be None, 'density' or 'spectrum', got "
+                             f"{scaling!r}.")
+        self.side = side
+        self.window = window
+        self.scaling = scaling
+        self.periodic = periodic
+
+    def __call__(self, shape, dtype=None):
+        shape = _shape(shape, "STFT", dtype)
+        if len(shape) != 3:
+            raise ValueError("STFT: `shape` must be (frame_length, input_channels, "
+                             f"fft_length // 2 + 1), got {shape}.")
+        frame_length, _, bins = shape
+        time = np.arange(frame_length, dtype=np.float64)[:, None, None]
+        freq = np.arange(bins, dtype=np.float64)[None, None, :] / max(2 * (bins - 1), 1)
+        angle = -2.0 * np.pi * time * freq
+        kernel = np.cos(angle) if self.side == "real" else np.sin(angle)
+        if self.window is not None:
+            win = window_values(self.window, frame_length, self.periodic,
+                                who="STFT")[:, None, None]
+            scale = {"density": np.sqrt(np.sum(win ** 2)), "spectrum": np.sum(np.abs(win)),
+                     None: 1.0}[self.scaling]
+            kernel = kernel * win / scale
+        return jnp.asarray(np.broadcast_to(kernel, shape), _dtype(dtype, "STFT"))
+
+    def get_config(self):
+        window = self.window
+        if not isinstance(window, (str, tuple, type(None))):
+            window = np.asarray(window).tolist()
+        return {"side": self.side, "window": window, "periodic": self.periodic,
+                "scaling": self.scaling}
+
+
+stft = STFTInitializer = STFT
 
 
 # ---- get / serialize / deserialize ---------------------------------------------

@@ -43,6 +43,7 @@ from kerax.layers.categorical import (  # noqa: F401
 from kerax.layers.text_preprocessing import Hashing, StringLookup  # noqa: F401
 from kerax.layers.jax_layer import FlaxLayer, JaxLayer  # noqa: F401
 from kerax.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: F401
+from kerax.layers.audio import MelSpectrogram, STFTSpectrogram  # noqa: F401
 from kerax.layers import op_nodes  # noqa: F401,E402  (Keras op nodes of functional graphs)
 from kerax.layers.augmentation_geometric import (  # noqa: F401,E402
     CutMix, MaxNumBoundingBoxes, MixUp, RandomCrop, RandomElasticTransform, RandomErasing,
