@@ -15,6 +15,7 @@ import kerax
 import kerax.export.archive as archive_module
 from kerax import layers as L
 from kerax.export import ExportArchive
+from kerax.saving import keras_file
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +205,7 @@ def test_verbose_lists_the_endpoints(exported, tmp_path, capsys):
     assert "* Endpoint 'pair'" in text and "float32 (None, None, 5)" in text
 
 
-def test_corrupt_archives_are_refused(exported, tmp_path):
+def test_corrupt_archives_are_refused(exported, tmp_path, monkeypatch):
     with zipfile.ZipFile(exported["path"]) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     manifest = json.loads(members["archive.json"])
@@ -217,6 +218,14 @@ def test_corrupt_archives_are_refused(exported, tmp_path):
                 zf.writestr(n, data if n == "archive.json" else d)
         with pytest.raises(ValueError, match=match):
             kerax.export.load(tmp_path / name)
+    # a decompression bomb (the floor lowered from 256 MiB to keep the test small)
+    monkeypatch.setattr(keras_file, "BOMB_FLOOR_BYTES", 1 << 20)
+    with zipfile.ZipFile(tmp_path / "bomb.kxa", "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+        zf.writestr("padding.bin", bytes(4 << 20))
+    with pytest.raises(ValueError, match="decompression bomb"):
+        kerax.export.load(tmp_path / "bomb.kxa")
 
 
 def test_model_export_files_still_load(tmp_path):

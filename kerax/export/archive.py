@@ -41,6 +41,7 @@ from kerax.export import jax_export
 from kerax.io.io_utils import atomic_write, print_msg
 from kerax.layers.input_spec import InputSpec
 from kerax.layers.layer import KerasTensor, Layer
+from kerax.saving import keras_file
 
 __all__ = ["ExportArchive", "load", "LoadedArchive", "RestoredVariable"]
 
@@ -600,7 +601,12 @@ def load(filepath):
         raise ValueError(f"kerax.export.load: {path!r} is not an export archive ({e}).") from e
     with zf:
         infos = {i.filename: i for i in zf.infolist()}
+        size = os.path.getsize(path)
         for info in infos.values():
+            # The `.keras` reader's checks: safe names, no encryption, sizes that
+            # agree with the file, no decompression bombs.
+            keras_file._check_member_name(info.filename, path)
+            keras_file._check_member(info, path, size)
             if info.file_size > jax_export._MAX_MEMBER or (
                     info.filename == _MANIFEST and info.file_size > _MAX_JSON):
                 raise ValueError(
