@@ -60,14 +60,14 @@ def test_ctc_fits_and_saves_both_ways(keras, data, tmp_path):
     model.save(path)
     k_model = keras.saving.load_model(path)
     assert isinstance(k_model.loss, keras.losses.CTC)
-    np.testing.assert_allclose(k_model.evaluate(x, labels, verbose=0),
+    np.testing.assert_allclose(k_model.loss(labels, k_model(x)),
                                model.evaluate(x, labels, verbose=0), rtol=1e-5)
 
     k_model = _model(keras)
-    k_model.compile(optimizer="adam", loss=keras.losses.CTC(reduction="sum"))
+    k_model.compile(optimizer="sgd", loss=keras.losses.CTC(reduction="sum"))
     path = str(tmp_path / "keras.keras")
     k_model.save(path)
     loaded = kerax.saving.load_model(path)
     assert isinstance(loaded.loss, kerax.losses.CTC) and loaded.loss.reduction == "sum"
     np.testing.assert_allclose(loaded.evaluate(x, labels, verbose=0),
-                               k_model.evaluate(x, labels, verbose=0), rtol=1e-5)
+                               k_model.loss(labels, k_model(x)), rtol=1e-5)

@@ -195,3 +195,24 @@ def test_new_ops_in_a_saved_functional_model(tmp_path, keras):
     path = str(tmp_path / "m.keras")
     model.save(path)
     np.testing.assert_allclose(keras.saving.load_model(path)(x), model(x), atol=1e-5)
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    from kerax import initializers
+    from kerax.layers import audio
+    from kerax.ops import einops, math, nn, windows
+    ctc_module = importlib.import_module("kerax.losses.ctc")
+    objects = [(math, math.stft), (math, math.istft), (nn, nn.unfold), (nn, nn.fold),
+               (nn, nn.ctc_decode), (einops, einops.rearrange), (windows, windows.window_values),
+               (initializers, initializers.STFT), (audio, audio.MelSpectrogram),
+               (audio, audio.STFTSpectrogram), (audio, audio.linear_to_mel_weight_matrix),
+               (ctc_module, ctc_module.ctc)]
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for module, obj in objects:
+        for test in doctest.DocTestFinder(recurse=False).find(obj, globs=vars(module)):
+            runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0 and result.attempted >= 25
