@@ -9,6 +9,7 @@ import numpy as np
 
 from kerax import config as _config
 from kerax import initializers, ops
+from kerax.layers.convolutional import ShapeSpecMixin, conv_output_length
 from kerax.layers.layer import Layer
 from kerax.registry import register_builtin
 
@@ -49,7 +50,7 @@ def linear_to_mel_weight_matrix(num_mel_bins, num_spectrogram_bins, sampling_rat
 
 
 @register_builtin("keras.layers")
-class MelSpectrogram(Layer):
+class MelSpectrogram(ShapeSpecMixin, Layer):
     """Mel spectrograms of audio signals `(batch, samples)` (or `(samples,)`):
     `|stft|^mag_exp` (`ops.stft` with `center=True`), mapped to `num_mel_bins`
     mel bands between `min_freq` and `max_freq` (default `sampling_rate / 2`),
@@ -105,6 +106,17 @@ class MelSpectrogram(Layer):
             mel = jnp.maximum(db, jnp.max(db) - self.top_db)
         return jnp.swapaxes(mel, -1, -2).astype(self.compute_dtype)
 
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) not in (1, 2):
+            raise ValueError(f"Layer {self.name!r} (MelSpectrogram) expects signals of shape "
+                             f"(batch, samples) or (samples,), got {input_shape}.")
+        samples = input_shape[-1]
+        half = self.fft_length // 2
+        frames = None if samples is None else \
+            (samples + 2 * half - self.fft_length) // self.sequence_stride + 1
+        return input_shape[:-1] + (self.num_mel_bins, frames)
+
     def get_config(self):
         config = super().get_config()
         config.update({
@@ -121,7 +133,7 @@ _MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
 
 
 @register_builtin("keras.layers")
-class STFTSpectrogram(Layer):
+class STFTSpectrogram(ShapeSpecMixin, Layer):
     """Spectrograms of signals `(batch, samples, channels)` (channels_last) by
     convolution with STFT kernels (`initializers.STFT`; trainable unless
     `trainable=False`), each channel on its own.
@@ -244,6 +256,24 @@ class STFTSpectrogram(Layer):
         if self.mode == "magnitude":
             return magnitude
         return jnp.log(jnp.maximum(magnitude, eps))
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Layer {self.name!r} (STFTSpectrogram) expects inputs of rank 3 "
+                f"(batch, samples, channels) or (batch, channels, samples), got shape "
+                f"{input_shape}.")
+        last = self.data_format == "channels_last"
+        batch, samples, channels = ((input_shape[0], input_shape[1], input_shape[2]) if last
+                                    else (input_shape[0], input_shape[2], input_shape[1]))
+        frames = conv_output_length(samples, self.frame_length, self._frame_step,
+                                    self.padding, 1)
+        bins = (self._fft_length // 2 + 1) * (2 if self.mode == "stft" else 1)
+        if self.expand_dims:
+            return (batch, frames, bins, channels) if last else (batch, channels, frames, bins)
+        total = None if channels is None else channels * bins
+        return (batch, frames, total) if last else (batch, total, frames)
 
     def get_config(self):
         config = super().get_config()

@@ -157,3 +157,17 @@ def test_audio_layer_errors():
         warnings.simplefilter("always")
         kerax.layers.STFTSpectrogram(frame_length=8, fft_length=12)
     assert any("power of two" in str(w.message) for w in caught)
+
+
+def test_unknown_signal_lengths_stay_unknown(keras):
+    """A signal length of None gives None frames (not sizes probed from tiny
+    signals), the other axes as Keras."""
+    for kwargs in (STFT_CASES[0], STFT_CASES[1]):
+        shape = (2, None) if kwargs.get("data_format") == "channels_first" else (None, 2)
+        got = kerax.layers.STFTSpectrogram(**kwargs)(kerax.Input(shape)).shape
+        assert tuple(got) == tuple(
+            keras.layers.STFTSpectrogram(**kwargs).compute_output_shape((None,) + shape))
+    mel = kerax.layers.MelSpectrogram(**MEL_CASES[0])
+    assert tuple(mel(kerax.Input((None,))).shape) == (None, 8, None)
+    assert tuple(mel(kerax.Input((300,))).shape) == tuple(
+        keras.layers.MelSpectrogram(**MEL_CASES[0]).compute_output_shape((None, 300)))
