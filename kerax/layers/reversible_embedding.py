@@ -44,7 +44,19 @@ class ReversibleEmbedding(Embedding):
                 f"positive number, got {logit_soft_cap!r}.")
         self.logit_soft_cap = logit_soft_cap
 
+    def _no_quantization(self):
+        return NotImplementedError(
+            f"ReversibleEmbedding {self.name!r}: quantization (Keras' int8/int4 "
+            "ReversibleEmbedding, with its reverse_embeddings scales) is not implemented in "
+            "kerax; keep this layer in float (quantize the other layers, e.g. with "
+            "model.quantize(mode, filters=...)).")
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        raise self._no_quantization()
+
     def build(self, input_shape=None):
+        if self.quantization_mode:
+            raise self._no_quantization()
         super().build(input_shape)
         if not self.tie_weights and "reverse_embeddings" not in self.__dict__:
             self.reverse_embeddings = self.add_weight(

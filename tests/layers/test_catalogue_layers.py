@@ -104,6 +104,8 @@ def test_reversible_embedding_matches_keras(keras, rng, tie):
     assert tuple(sym.shape) == (None, 5, 10)
     with pytest.raises(ValueError, match="output_dim=4"):
         layer(np.ones((2, 3), "float32"), reverse=True)
+    with pytest.raises(NotImplementedError, match="quantization"):
+        layer.quantize("int8")
 
 
 def test_reversible_embedding_mask_only_for_ids():
