@@ -216,3 +216,12 @@ def test_docstring_examples_run():
             runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0 and result.attempted >= 25
+
+
+def test_stft_of_an_unknown_length_has_unknown_frames(keras):
+    for lib in (kerax, keras):
+        assert tuple(lib.ops.stft(lib.KerasTensor((None, None)), 8, 4, 8)[0].shape) == (
+            None, None, 5)
+    got = ops.stft(kerax.KerasTensor((3, 2, 21)), 6, 4, 8, center=False)
+    expected = keras.ops.stft(keras.KerasTensor((3, 2, 21)), 6, 4, 8, center=False)
+    assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in expected]

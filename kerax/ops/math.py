@@ -193,6 +193,19 @@ def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=
     return _stft(x, win, sequence_stride, fft_length, bool(center))
 
 
+def _stft_output_shapes(x, sequence_length, sequence_stride, fft_length, window="hann",
+                        center=True):
+    """stft's output shapes for an input with possibly unknown (None) sizes."""
+    *lead, samples = x.shape
+    frames = None if samples is None else (
+        samples + (2 * (fft_length // 2) if center else 0) - fft_length) // sequence_stride + 1
+    shape = tuple(lead) + (frames, fft_length // 2 + 1)
+    return [shape, shape]
+
+
+stft.output_shapes = _stft_output_shapes
+
+
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
 def _stft(x, win, stride, fft_length, center):
     if center:
