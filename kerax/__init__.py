@@ -15,12 +15,9 @@ from kerax import losses, metrics, optimizers  # noqa: F401
 from kerax import layers  # noqa: F401
 from kerax import models  # noqa: F401
 from kerax import distillation  # noqa: F401
-from kerax import datasets  # noqa: F401
 from kerax import callbacks, export, mixed_precision  # noqa: F401
 from kerax import preprocessing  # noqa: F401
 from kerax import distribution  # noqa: F401
-from kerax import applications  # noqa: F401
-from kerax import visualization  # noqa: F401
 from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
 from kerax.models import Model, Sequential  # noqa: F401
 from kerax.losses import Loss  # noqa: F401
@@ -58,3 +55,23 @@ def device(device_name):
 from kerax.layers.input_spec import InputSpec  # noqa: F401,E402
 from kerax.layers.operation import Operation  # noqa: F401,E402
 from kerax.models.functional import Function  # noqa: F401,E402
+
+
+# Loaded on first use, so `import kerax` stays light: the model zoo, the
+# dataset loaders and the plotting helpers (`kerax.applications.ResNet50`,
+# `kerax.datasets.mnist`, `kerax.visualization` work as attributes).
+_LAZY = ("applications", "datasets", "visualization")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(f"kerax.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'kerax' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+

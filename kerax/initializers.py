@@ -96,7 +96,8 @@ class Zeros(Initializer):
 
     def __call__(self, shape, dtype=None):
         # Built on the host: no XLA compilation per shape at model build.
-        return jnp.asarray(np.zeros(_shape(shape, "Zeros", dtype), _dtype(dtype, "Zeros")))
+        # device_put: no program per shape (jnp.asarray of a NumPy array compiles one)
+        return jax.device_put(np.zeros(_shape(shape, "Zeros", dtype), _dtype(dtype, "Zeros")))
 
 
 @_register("Ones", "ones", "one")
@@ -104,7 +105,7 @@ class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype=None):
-        return jnp.asarray(np.ones(_shape(shape, "Ones", dtype), _dtype(dtype, "Ones")))
+        return jax.device_put(np.ones(_shape(shape, "Ones", dtype), _dtype(dtype, "Ones")))
 
 
 @_register("Constant", "constant")

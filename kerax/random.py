@@ -8,6 +8,7 @@ generator, reset by `kerax.utils.set_random_seed`).
 import random as _pyrandom
 
 import jax
+import jax.extend.random  # noqa: F401  (threefry2x32_p)
 import jax.numpy as jnp
 import numpy as np
 
@@ -104,20 +105,95 @@ def _shape(shape, dtype=None, fn=None):
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    return (jax.random.normal(draw_seed(seed), _shape(shape, dtype, "normal"), dtype=dtype) * stddev
-            + mean).astype(dtype)
+    shape, key = _shape(shape, dtype, "normal"), draw_seed(seed)
+    fast = _one_program("normal", key, shape, dtype, mean, stddev)
+    if fast is not None:
+        return fast
+    return (jax.random.normal(key, shape, dtype=dtype) * stddev + mean).astype(dtype)
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    return jax.random.uniform(draw_seed(seed), _shape(shape, dtype, "uniform"), dtype=dtype,
-                              minval=minval, maxval=maxval)
+    shape, key = _shape(shape, dtype, "uniform"), draw_seed(seed)
+    fast = _one_program("uniform", key, shape, dtype, minval, maxval)
+    if fast is not None:
+        return fast
+    return jax.random.uniform(key, shape, dtype=dtype, minval=minval, maxval=maxval)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     dtype = _dtype(dtype)
-    x = jax.random.truncated_normal(draw_seed(seed), -2.0, 2.0, _shape(shape, dtype, "truncated_normal"), dtype=dtype)
+    shape, key = _shape(shape, dtype, "truncated_normal"), draw_seed(seed)
+    fast = _one_program("truncated_normal", key, shape, dtype, mean, stddev)
+    if fast is not None:
+        return fast
+    x = jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype=dtype)
     return (x * stddev + mean).astype(dtype)
+
+
+# ---- one compiled program per distribution, whatever the shape ----------------------
+# jax.random compiles its sampler once per shape: building a model with many
+# weight shapes pays a compile per shape. With JAX's partitionable threefry
+# (the default), element i of a sample depends only on the key and on i, so
+# a float32 sample of any shape is the first n values of fixed-size chunks
+# computed by one program per distribution (the chunk's first index an
+# argument), joined on the host: the same values as jax.random, bit for bit
+# (tests/test_random.py), with three compiles in all.
+_CHUNK = 1 << 16
+_MAX_FAST = 1 << 24  # larger samples: jax.random on the device, no host round trip
+_SQRT2 = np.float32(np.sqrt(2.0))
+
+
+def _sample_chunk(key, offset, a, b, kind):
+    """`_CHUNK` float32 values, for flat indices offset, offset + 1, ... of a
+    `kind` sample from `key` (raw uint32[2] threefry key data)."""
+    if kind == "truncated_normal":  # the range of jax.random.truncated_normal(key, -2, 2)
+        a = jax.lax.erf(np.float32(-2.0) / _SQRT2)
+        b = jax.lax.erf(np.float32(2.0) / _SQRT2)
+    lo = offset + jax.lax.iota(jnp.uint32, _CHUNK)
+    b1, b2 = jax.extend.random.threefry2x32_p.bind(key[0], key[1], jnp.zeros_like(lo), lo)
+    bits = (b1 ^ b2) >> np.uint32(32 - 23) | np.uint32(0x3F800000)
+    u = jax.lax.bitcast_convert_type(bits, jnp.float32) - np.float32(1.0)
+    u = jax.lax.max(a, u * (b - a) + a)  # uniform in [a, b), as jax.random.uniform
+    if kind == "uniform":
+        return u
+    x = _SQRT2 * jax.lax.erf_inv(u)
+    if kind == "truncated_normal":  # as jax.random.truncated_normal(key, -2, 2)
+        x = jnp.clip(x, jax.lax.nextafter(np.float32(-2.0), np.float32(np.inf)),
+                     jax.lax.nextafter(np.float32(2.0), np.float32(-np.inf)))
+    return x  # scaled on the host: `x * scale + loc` as two float32 ops, as eager code
+
+
+_sample_chunk_jit = jax.jit(_sample_chunk, static_argnames=("kind",))
+
+
+def _one_program(kind, key, shape, dtype, p, q):
+    """The sample through `_sample_chunk`, or None where that does not apply
+    (inside a trace, another dtype or key type, a huge sample, the original
+    threefry scheme)."""
+    n = int(np.prod(shape))
+    if dtype != jnp.float32 or not 0 < n <= _MAX_FAST or isinstance(key, jax.core.Tracer) or \
+            not jax.config.jax_threefry_partitionable or getattr(key, "dtype", None) != jnp.uint32 \
+            or getattr(key, "shape", None) != (2,) or \
+            jax.config.jax_default_prng_impl != "threefry2x32" or \
+            not all(isinstance(v, (int, float, np.floating, np.integer)) for v in (p, q)):
+        return None
+    if kind == "uniform":
+        a, b, loc, scale = np.float32(p), np.float32(q), np.float32(0), np.float32(1)
+    elif kind == "normal":
+        a, b = np.nextafter(np.float32(-1), np.float32(0)), np.float32(1)
+        loc, scale = np.float32(p), np.float32(q)
+    else:  # the range is computed in the program, as jax.random does
+        a, b, loc, scale = np.float32(0), np.float32(0), np.float32(p), np.float32(q)
+    if kind == "uniform" and n <= _HOST_UNIFORM:  # no program at all
+        flat = _uniform_host(np.asarray(key), n, a, b)
+        return jax.device_put(flat.reshape(shape))
+    chunks = [np.asarray(_sample_chunk_jit(key, np.uint32(start), a, b, kind=kind))
+              for start in range(0, n, _CHUNK)]
+    flat = (chunks[0] if len(chunks) == 1 else np.concatenate(chunks))[:n]
+    if kind != "uniform":
+        flat = flat * scale + loc
+    return jax.device_put(flat.reshape(shape))
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
@@ -171,3 +247,35 @@ def beta(shape, alpha, beta, dtype=None, seed=None):
 
 # Created at import, never inside a trace: compiled functions read it as state.
 _GLOBAL = {"gen": None, "seed": make_default_seed()}
+
+
+# Uniform samples up to this size are computed on the host in NumPy: the same
+# threefry-2x32 bits and float conversion, with no XLA program to compile.
+_HOST_UNIFORM = 1 << 20
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _threefry2x32_host(k0, k1, x0, x1):
+    """Threefry-2x32 (20 rounds; Salmon et al., "Parallel random numbers: as
+    easy as 1, 2, 3", 2011) on uint32 NumPy arrays, as XLA computes it."""
+    ks = (np.uint32(k0), np.uint32(k1), np.uint32(k0) ^ np.uint32(k1) ^ np.uint32(0x1BD11BDA))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for group in range(5):
+        for r in _ROTATIONS[group % 2]:
+            x0 = x0 + x1
+            x1 = (x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r))
+            x1 = x1 ^ x0
+        x0 = x0 + ks[(group + 1) % 3]
+        x1 = x1 + ks[(group + 2) % 3] + np.uint32(group + 1)
+    return x0, x1
+
+
+def _uniform_host(key, n, a, b):
+    """`jax.random.uniform(key, (n,), float32, a, b)`, bit for bit, in NumPy."""
+    with np.errstate(over="ignore"):
+        lo = np.arange(n, dtype=np.uint32)
+        b1, b2 = _threefry2x32_host(key[0], key[1], np.zeros_like(lo), lo)
+    bits = (b1 ^ b2) >> np.uint32(32 - 23) | np.uint32(0x3F800000)
+    u = bits.view(np.float32) - np.float32(1.0)
+    return np.maximum(a, u * (b - a) + a)
+

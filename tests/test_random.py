@@ -54,3 +54,46 @@ def test_distributions_statistics():
 def test_bad_seed():
     with pytest.raises(ValueError, match="seed"):
         kerax.random.normal((2,), seed="x")
+
+
+def test_float32_samples_of_any_shape_equal_jax_random_bit_for_bit():
+    """uniform/normal/truncated_normal take one program per distribution (or
+    none: uniform on the host) for every shape, with jax.random's values."""
+    import jax
+
+    from kerax import random as kr
+    shapes = [(3,), (128, 10), (5, 7, 9), (70_001,), (1 << 20) + 3]
+    for seed in (0, 12345):
+        key = jax.random.key_data(jax.random.key(seed))
+        for shape in shapes:
+            shape = (shape,) if isinstance(shape, int) else shape
+            pairs = [
+                (kr.uniform(shape, -0.3, 0.7, seed=seed),
+                 jax.random.uniform(key, shape, minval=-0.3, maxval=0.7)),
+                (kr.normal(shape, 0.5, 2.0, seed=seed),
+                 jax.random.normal(key, shape) * 2.0 + 0.5),
+                (kr.truncated_normal(shape, 0.5, 2.0, seed=seed),
+                 jax.random.truncated_normal(key, -2.0, 2.0, shape) * 2.0 + 0.5)]
+            for ours, want in pairs:
+                assert ours.shape == want.shape and ours.dtype == want.dtype
+                np.testing.assert_array_equal(np.asarray(ours), np.asarray(want))
+
+
+def test_initializing_many_shapes_compiles_one_sampler_program():
+    import jax
+
+    compiled = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, secs, **kw: compiled.append(name)
+        if name == "/jax/core/compile/backend_compile_duration" else None)
+    # the first use of each sampler compiles its one program
+    kerax.initializers.HeNormal(seed=2)((2, 2))
+    kerax.initializers.GlorotUniform(seed=2)((2, 2))
+    kerax.initializers.RandomNormal(seed=2)((2, 2))
+    before = len(compiled)
+    for shape in [(3, 5), (17, 4), (6, 6, 6), (1, 99), (250, 3)]:
+        kerax.initializers.HeNormal(seed=2)(shape)
+        kerax.initializers.GlorotUniform(seed=2)(shape)
+        kerax.initializers.RandomNormal(seed=2)(shape)
+        kerax.Variable(np.ones(shape, np.float64))  # NumPy values: no program per shape
+    assert len(compiled) == before

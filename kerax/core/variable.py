@@ -143,6 +143,16 @@ def _standardize_dtype(dtype):
     return None if dtype is None else jnp.dtype(standardize_dtype(dtype))
 
 
+def host_to_device(array, dtype=None):
+    """A NumPy array on the default device (with `dtype`, canonicalized as JAX
+    would: float64 -> float32 without x64). `jax.device_put` compiles nothing,
+    where `jnp.asarray` of a NumPy array compiles a small program per shape."""
+    dt = jax.dtypes.canonicalize_dtype(array.dtype if dtype is None else dtype)
+    if is_tracer(array):
+        return jnp.asarray(array, dt)
+    return jax.device_put(np.asarray(array, dt))
+
+
 def _to_value(value, dtype, name):
     if isinstance(value, Variable):
         value = value.value
@@ -160,6 +170,8 @@ def _to_value(value, dtype, name):
         else:
             dtype = jnp.asarray(value).dtype
     try:
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            return host_to_device(value, dtype)
         return jnp.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as e:
         raise TypeError(
@@ -397,8 +409,8 @@ class Variable:
                 f"Variable {self.path!r}: cannot assign a value of shape "
                 f"{tuple(value.shape)} to a variable of shape {self.shape}.")
         if value.dtype != self.dtype:
-            if self._placed is not None and isinstance(value, np.ndarray):
-                value = value.astype(self.dtype)  # placed from the host, below
+            if isinstance(value, np.ndarray):
+                value = value.astype(self.dtype)  # moved to the device on assignment
             else:
                 value = jnp.asarray(value, dtype=self.dtype)
         return value
@@ -423,7 +435,7 @@ class Variable:
                     # placed by a distribution: the new value keeps the layout
                     value = jax.device_put(value, self._placed)
             elif isinstance(value, np.ndarray):
-                value = jnp.asarray(value)
+                value = host_to_device(value)
             self._shared = value is original
             self._value = value
         return self

@@ -20,7 +20,7 @@ from kerax.core.remat import get_current_remat_mode, remat
 from kerax.core.scope import (StateScope, SymbolicScope, call_depth, current_scope, is_tracer, layer_call,
                               pure, training_flag)
 from kerax.core.scope import scopes as _stack
-from kerax.core.variable import Variable
+from kerax.core.variable import Variable, host_to_device
 from kerax.dtype_policies import DTypePolicy, QuantizedDTypePolicy, global_policy
 from kerax.dtype_policies import get as _get_policy
 from kerax.metrics.reduction_metrics import Mean
@@ -857,7 +857,10 @@ class Layer:
         def conv(x):
             if isinstance(x, Variable):
                 x = x.value
-            if isinstance(x, np.ndarray) or isinstance(x, (float, int)) and not isinstance(x, bool):
+            if isinstance(x, np.ndarray) and x.dtype != object:
+                x = host_to_device(x)  # no program per shape, as jnp.asarray compiles
+            elif isinstance(x, np.ndarray) or isinstance(x, (float, int)) and not isinstance(
+                    x, bool):
                 x = jnp.asarray(x)
             if self.autocast and hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating) \
                     and x.dtype != self.compute_dtype:
