@@ -36,7 +36,13 @@ INTERNAL = {
 }
 # Sub-namespaces that Keras 3 exposes too (keras.ops.nn, keras.optimizers.schedules, ...).
 SUBMODULES = ["ops.image", "ops.linalg", "ops.nn", "ops.numpy", "optimizers.schedules",
-              "preprocessing.image", "preprocessing.sequence"]
+              "preprocessing.image", "preprocessing.sequence", "utils.bounding_boxes"] + [
+    f"datasets.{d}" for d in ("boston_housing", "california_housing", "cifar10", "cifar100",
+                              "fashion_mnist", "imdb", "mnist", "reuters")] + [
+    f"applications.{a}" for a in (
+        "convnext", "densenet", "efficientnet", "efficientnet_v2", "imagenet_utils",
+        "inception_resnet_v2", "inception_v3", "mobilenet", "mobilenet_v2", "mobilenet_v3",
+        "nasnet", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19", "xception")]
 API_SECTION = "API reference"
 
 

@@ -90,6 +90,14 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.set_model(model)
 
+    def reads_batch_outputs(self, mode):
+        """Whether a callback other than the progress bar overrides a batch
+        hook of `mode` (predict: it may read `logs["outputs"]`)."""
+        hooks = _BATCH_HOOKS[mode]
+        return any(not isinstance(cb, ProgbarLogger) and any(
+            h in vars(cb) or getattr(type(cb), h, None) is not getattr(Callback, h)
+            for h in hooks) for cb in self.callbacks)
+
     def needs_every_batch(self, mode):
         """Whether a callback must see every batch of `mode` ("train", "test",
         "predict"): it overrides one of that mode's batch hooks and does not

@@ -177,7 +177,7 @@ class RandAugment(_Chains):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"value_range": self.value_range, "num_ops": self.num_ops,
+        config.update({"value_range": list(self.value_range), "num_ops": self.num_ops,
                        "factor": self.factor, "interpolation": self.interpolation,
                        "seed": self.seed})
         return config
@@ -269,7 +269,7 @@ class AugMix(_Chains):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"value_range": self.value_range, "num_chains": self.num_chains,
+        config.update({"value_range": list(self.value_range), "num_chains": self.num_chains,
                        "chain_depth": self.chain_depth, "factor": self.factor,
                        "alpha": self.alpha, "all_ops": self.all_ops,
                        "interpolation": self.interpolation, "seed": self.seed})

@@ -418,6 +418,7 @@ class Block:
     steps: int
     index: np.ndarray = None
     n: int = None
+    start: int = 0  # grouped: the first valid entry (the valid ones are start..start+n-1)
 
 
 def _pad_leading(tree, size):
@@ -487,6 +488,15 @@ class EpochIterator:
             index = np.stack(group)
             if self.size:
                 n = len(group)
+                if stream and n < self.size:
+                    # the last group: the `size` batches ending with it are
+                    # consecutive rows (a view, no copy); run only its own
+                    end = int(index[-1, -1]) + 1
+                    first = end - self.size * data.batch_size
+                    window = np.arange(first, end).reshape(self.size, data.batch_size)
+                    if first >= 0 and np.array_equal(window[self.size - n:], index):
+                        return Block("stacked", data.host_rows(window), n, window, n,
+                                     self.size - n)
                 padded = _pad_leading(index, self.size)
                 if stream:
                     return Block("stacked", _pad_leading(data.host_rows(index), self.size), n,

@@ -283,13 +283,13 @@ class StepEngine:
         self._compiled[key] = (jitted, program, _picker(assigned), _picker(held))
         return self._compiled[key]
 
-    def _dynamic_loop(self, one, program, carry, xs, n, size):
-        """Run the first `n` (a traced count, 1 <= n <= size) of the `size`
-        entries of `xs` in a while loop: one program serves every group size
-        up to `size`, so the groups of an epoch (and its leftover group) share
-        one compile. Returns what a scan over the `n` entries returns: the
-        last step's outputs, or (predict) every step's in a `size`-row buffer
-        whose first `n` rows are valid."""
+    def _dynamic_loop(self, one, program, carry, xs, span, size):
+        """Run entries `span[0]` to `span[1] - 1` (traced bounds within
+        `size`) of the `size` entries of `xs` in a while loop: one program
+        serves every group size up to `size`, so the groups of an epoch (and
+        its leftover group) share one compile. Returns what a scan over those
+        entries returns: the last step's outputs, or (predict) every step's in
+        a `size`-row buffer whose rows `span[0]:span[1]` are valid."""
         avals = program.jaxpr.out_avals[:program.n_out]
         if self.collect:
             outs = [jnp.zeros((size,) + tuple(a.shape), a.dtype) for a in avals]
@@ -307,7 +307,7 @@ class StepEngine:
                           for o, v in zip(outs, leaves)]
             return carry, leaves
 
-        carry, outs = jax.lax.fori_loop(0, n, body, (carry, outs))
+        carry, outs = jax.lax.fori_loop(span[0], span[1], body, (carry, outs))
         return carry, program.unflatten(outs)
 
     def _run(self, compiled, *data):
@@ -322,10 +322,11 @@ class StepEngine:
             _DISPATCH.release(self.donate)
         return out
 
-    def run_indexed(self, data, idx, n=None):
+    def run_indexed(self, data, idx, n=None, start=0):
         """Run `idx.shape[0]` steps on batches `data[idx[i]]`: `data` a
         `DeviceArrays` (or a tree of arrays), on the device. With `n`, run
-        only the first `n` rows of `idx` (one program for every `n`).
+        only rows `start` to `start + n - 1` of `idx` (one program for every
+        `n`).
 
         The program is specialised on the arrays' shapes, so callers pass data
         padded to a few lengths (`data_adapter.padded_rows`)."""
@@ -337,7 +338,7 @@ class StepEngine:
             _check_batch_size(dist, b * jax.process_count())
             if jax.process_count() > 1:  # each process gathers its own rows on the host
                 return self.run_batches(jax.tree_util.tree_map(
-                    lambda a: np.asarray(a)[np.asarray(idx)], data.arrays), n)
+                    lambda a: np.asarray(a)[np.asarray(idx)], data.arrays), n, start)
         arrays = data.arrays
         key = ("gather", k, b, n is not None) + data.signature + (dist,)
         compiled = self._compiled.get(key)
@@ -352,7 +353,7 @@ class StepEngine:
             idx = jax.device_put(idx, _stacked_sharding(dist, 2))
         if n is None:
             return self._run(compiled, arrays, idx)
-        return self._run(compiled, arrays, idx, np.int32(n))
+        return self._run(compiled, arrays, idx, np.array([start, start + n], np.int32))
 
     def lower_indexed(self, data, idx):
         """The `jax.stages.Lowered` program `run_indexed(data, idx)` runs
@@ -374,9 +375,10 @@ class StepEngine:
         values = program.values()
         return run.lower(pick_assigned(values), pick_held(values), program.consts, arrays, idx)
 
-    def run_batches(self, batches, n=None):
+    def run_batches(self, batches, n=None, start=0):
         """Run one step per leading-axis entry of `batches` (stacked batches);
-        with `n`, only the first `n` entries (one program for every `n`)."""
+        with `n`, only entries `start` to `start + n - 1` (one program for
+        every `n`)."""
         dist = distribution()
         if dist is not None:
             batches = _place_stacked(dist, batches)
@@ -388,7 +390,7 @@ class StepEngine:
                                                         dist=dist)
         if n is None:
             return self._run(compiled, batches)
-        return self._run(compiled, batches, np.int32(n))
+        return self._run(compiled, batches, np.array([start, start + n], np.int32))
 
     def run_eager(self, batch):
         """One step, eagerly (`run_eagerly=True`)."""

@@ -511,13 +511,20 @@ class Trainer:
             # batches gathered on the device: only the (size, batch) index
             # array travels, so one group size serves every dataset length
             return 1, MAX_GROUP
-        # host batches travel per dispatch, padded to the group size: the size
-        # follows the number of full batches (a power of two, so few programs)
-        # and bounds a dispatch's bytes
+        # host batches travel per dispatch: the group size follows the number
+        # of full batches (a power of two, so few programs; for arrays at most
+        # that number, so each group is a view of the arrays, the last one
+        # overlapping the one before: no padding copy) and bounds a
+        # dispatch's bytes
         full = data.num_samples // data.batch_size if data.kind == "arrays" else None
         if data.steps is not None:
             full = data.steps if full is None else min(full, data.steps)
-        size = MAX_GROUP if full is None else min(MAX_GROUP, _pow2_ceil(max(1, full)))
+        if full is None:
+            size = MAX_GROUP
+        elif data.kind == "arrays":
+            size = min(MAX_GROUP, _pow2_floor(max(1, full)))
+        else:
+            size = min(MAX_GROUP, _pow2_ceil(max(1, full)))
         size = min(size, _pow2_floor(max(1, GROUP_BYTES // max(1, self._batch_bytes(
             mode, data)))))
         return (1, None) if size <= 1 else (1, size)
@@ -558,6 +565,8 @@ class Trainer:
         if size is not None:
             blocks.group = 1 if probe else min(size, st.group_cap[mode])
         grouped_seen, best = 0, None
+        read_outputs = mode == "predict" and callbacks.reads_batch_outputs("predict")
+        pending = []
         logs = None
         step = 0
         for block in blocks:
@@ -576,8 +585,16 @@ class Trainer:
                         probe = False
                     blocks.group = min(size, cap)
                 if mode == "predict":
-                    n = block.n
-                    out = jax.tree_util.tree_map(lambda o: np.asarray(o)[:n], out)
+                    rows = slice(block.start, block.start + block.n)
+                    if read_outputs:  # a callback may read them: host arrays now
+                        out = jax.tree_util.tree_map(lambda o: np.asarray(o)[rows], out)
+                    else:  # kept on the device (no sync per dispatch); cut at the end
+                        out = _Rows(out, rows)
+                        pending.append(out)
+                        if sum(p.nbytes for p in pending) > PENDING_BYTES:
+                            for p in pending:  # bound the device memory held
+                                p.host()
+                            pending = []
             step += block.steps
             if mode == "predict":
                 on_outputs(out)
@@ -829,6 +846,7 @@ class Trainer:
             arrs = [np.asarray(b) for b in blocks]
             return np.concatenate([a.reshape((-1,) + a.shape[2:]) for a in arrs], axis=0)
 
+        outputs = [o.host() if isinstance(o, _Rows) else o for o in outputs]
         return jax.tree_util.tree_map(cat, *outputs)
 
     def _ensure_trainer_state(self):
@@ -950,16 +968,36 @@ def _shuffle_rng(seed, iterations):
 def _run_block(engine, block):
     """Dispatch one `da.Block` to the engine."""
     if block.kind == "indexed":
-        return engine.run_indexed(block.data, block.index, block.n)
+        return engine.run_indexed(block.data, block.index, block.n, block.start)
     if block.kind == "stacked":
-        return engine.run_batches(block.data, block.n)
+        return engine.run_batches(block.data, block.n, block.start)
     return engine.run_eager(block.data)
+
+
+class _Rows:
+    """A grouped predict dispatch's outputs, left on the device until predict
+    returns: the `rows` of each leaf are the valid steps."""
+    __slots__ = ("out", "rows", "done")
+
+    def __init__(self, out, rows):
+        self.out, self.rows, self.done = out, rows, None
+
+    @property
+    def nbytes(self):
+        return sum(getattr(o, "nbytes", 0) for o in jax.tree_util.tree_leaves(self.out))
+
+    def host(self):
+        if self.done is None:
+            self.done = jax.tree_util.tree_map(lambda o: np.asarray(o)[self.rows], self.out)
+            self.out = None
+        return self.done
 
 
 # Grouped steps (compile's default): at most MAX_GROUP steps per dispatch, at
 # most GROUP_BYTES of host batches moved per dispatch (evaluate, predict,
 # generators), and about GROUP_SECONDS per dispatch for slow steps.
 MAX_GROUP = 128
+PENDING_BYTES = 256 << 20  # predict outputs kept on the device before copying them out
 GROUP_BYTES = 64 << 20
 GROUP_SECONDS = 0.5
 

@@ -157,11 +157,11 @@ def test_evaluate_and_fit_compile_per_last_batch_size():
     with count_compiles() as seen:
         for n in lengths:
             model.evaluate(x[:n], y[:n], batch_size=32, verbose=0)
-    # evaluate streams host batches in groups padded to a power of two of the
-    # number of full batches (16 or 32 here), plus one program for the last
-    # batch of 6
-    groups = {1 << (n // 32 - 1).bit_length() for n in lengths}
-    assert groups == {16, 32}
+    # evaluate streams host batches in groups of a power of two at most the
+    # number of full batches (16 for all of them here), plus one program for
+    # the last batch of 6
+    groups = {1 << ((n // 32).bit_length() - 1) for n in lengths}
+    assert groups == {16}
     assert len(seen) <= 1 + len(groups), len(seen)
     with count_compiles() as seen:
         for n in lengths:
