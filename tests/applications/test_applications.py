@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import kerax
 import kerax.applications as A
 import kerax.random as kerax_random
 
@@ -92,8 +93,8 @@ CASES = [
     ("ResNet50", dict(S32, classes=10), (32, 32, 3)),
     ("ResNet50V2", dict(S32, include_top=False, pooling="avg"), (32, 32, 3)),
     ("VGG16", dict(S32, include_top=False, pooling="max"), (32, 32, 3)),
-    ("MobileNet", dict(S32, classes=10), (32, 32, 3)),
-    ("MobileNetV2", dict(S32, classes=10), (32, 32, 3)),
+    ("MobileNet", dict(S32, alpha=0.5, depth_multiplier=2, classes=10), (32, 32, 3)),
+    ("MobileNetV2", dict(S32, alpha=0.35, classes=10), (32, 32, 3)),
     ("MobileNetV3Small", dict(S32, classes=10), (32, 32, 3)),
     ("DenseNet121", dict(S32, include_top=False), (32, 32, 3)),
     ("Xception", dict(input_shape=(71, 71, 3), classes=10), (71, 71, 3)),
@@ -112,27 +113,15 @@ def test_outputs_match_keras(keras, name, kwargs, shape):
     _compare(keras, name, kwargs, shape)
 
 
-BUILD_ONLY = [
-    ("ResNet101", dict(S32, include_top=False)),
+BUILD_ONLY = [  # the largest variant of each family (the middle ones share its code)
     ("ResNet152", S32),
-    ("ResNet101V2", dict(S32, include_top=False)),
-    ("ResNet152V2", S32),
+    ("ResNet152V2", dict(S32, include_top=False)),
     ("VGG19", S32),
-    ("MobileNet", dict(input_shape=(128, 128, 3), alpha=0.5, depth_multiplier=2,
-                       include_top=False)),
-    ("MobileNetV2", dict(input_shape=(96, 96, 3), alpha=1.4, include_top=False,
-                         pooling="avg")),
-    ("MobileNetV3Large", dict(S32, include_top=False, pooling="max")),
     ("MobileNetV3Large", dict(alpha=0.75, minimalistic=True, include_preprocessing=False)),
-    ("DenseNet169", S32),
     ("DenseNet201", dict(S32, include_top=False, pooling="max")),
     ("EfficientNetB7", dict(S32, include_top=False)),
-    ("EfficientNetB3", S32),
-    ("EfficientNetV2S", dict(S32, include_top=False)),
-    ("EfficientNetV2L", dict(S32, include_preprocessing=False)),
-    ("EfficientNetV2B3", S32),
+    ("EfficientNetV2L", S32),
     ("ConvNeXtXLarge", dict(S32, include_top=False, pooling="avg")),
-    ("ConvNeXtSmall", dict(S32, include_preprocessing=False)),
     ("NASNetLarge", dict(S32, include_top=False)),
 ]
 
@@ -141,3 +130,23 @@ BUILD_ONLY = [
 def test_structure_matches_keras(keras, name, kwargs):
     _structure(getattr(keras.applications, name)(weights=None, **kwargs),
                getattr(A, name)(weights=None, **kwargs))
+
+
+def test_keras_files_load_both_ways(keras, tmp_path):
+    """An application saved as `.keras` by Keras loads in kerax and the
+    reverse (MobileNetV3: Rescaling, op nodes such as `x + 3.0`, hard_swish)."""
+    kw = dict(weights=None, input_shape=(32, 32, 3), alpha=0.75, include_top=False,
+              pooling="avg")
+    x = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    kmodel = keras.applications.MobileNetV3Small(**kw)
+    kmodel.set_weights(_random_weights(kmodel, np.random.default_rng(3)))
+    kmodel.save(tmp_path / "keras.keras")
+    loaded = kerax.saving.load_model(tmp_path / "keras.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), kmodel.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-4)
+    model = A.MobileNetV3Small(**kw)
+    model.set_weights(_random_weights(model, np.random.default_rng(4)))
+    model.save(tmp_path / "kerax.keras")
+    kloaded = keras.saving.load_model(tmp_path / "kerax.keras")
+    np.testing.assert_allclose(kloaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-4)
