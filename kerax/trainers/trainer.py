@@ -704,11 +704,25 @@ class Trainer:
         x, y, _ = da.unpack_x_y_sample_weight(data.first_batch())
         loss, metrics = getattr(self, "_loss", None), getattr(self, "_compile_metrics", None)
         pending = [c for c in (loss, metrics) if c is not None and not c.built and y is not None]
-        if pending or not all(layer.built for layer in self._flatten_layers()):
-            def spec(a):
-                dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
-                return jax.ShapeDtypeStruct(np.shape(a), dtype)
 
+        def spec(a):
+            dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
+            return jax.ShapeDtypeStruct(np.shape(a), dtype)
+
+        built = all(layer.built for layer in self._flatten_layers())
+        known = self._symbolic_output_spec(x) if pending and built else None
+        if known is not None:
+            # a built Functional/Sequential model: its outputs' shapes are known
+            # symbolically, so the loss and metrics build without tracing the model
+            def build_only(ys):
+                with StateScope():
+                    y_pred = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype),
+                                                    known)
+                    for c in pending:
+                        c.build(ys, y_pred)
+
+            jax.eval_shape(build_only, jax.tree_util.tree_map(spec, y))
+        elif pending or not built:
             def forward(xs, ys):
                 with StateScope():
                     y_pred = self(xs, training=False)
@@ -720,6 +734,35 @@ class Trainer:
         opt = getattr(self, "optimizer", None) if optimizer else None
         if opt is not None and not opt.built and self.trainable_variables:
             opt.build(self.trainable_variables)
+
+    def _symbolic_output_spec(self, x):
+        """What `self(x)` returns, as ShapeDtypeStructs, read from a kerax
+        Functional or Sequential model's symbolic outputs (None for other
+        models, or outputs with an unknown dimension besides the batch)."""
+        cls = type(self)
+        if (cls.__module__, cls.__name__) not in (("kerax.models.model", "Functional"),
+                                                  ("kerax.models.sequential", "Sequential")):
+            return None
+        graph = self.__dict__.get("_graph")
+        outputs = graph.outputs if graph is not None else self.__dict__.get("_symbolic_output")
+        leaves = jax.tree_util.tree_leaves(x)
+        if outputs is None or not leaves:
+            return None
+        batch = np.shape(leaves[0])[0]
+        bad = []
+
+        def to_spec(t):
+            shape = tuple(batch if i == 0 and d is None else d for i, d in enumerate(t.shape))
+            if any(d is None for d in shape):
+                bad.append(t)
+            return jax.ShapeDtypeStruct(shape, t.dtype)
+
+        specs = jax.tree_util.tree_map(to_spec, outputs, is_leaf=lambda t: hasattr(t, "_history"))
+        if bad:
+            return None
+        if isinstance(specs, (list, tuple)) and len(specs) == 1:  # Model.call's unwrapping
+            specs = specs[0]
+        return specs
 
     def _check_first_batch(self, data):
         """Fail early with a clear message when data and model cannot fit."""
