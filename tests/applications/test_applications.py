@@ -150,3 +150,22 @@ def test_keras_files_load_both_ways(keras, tmp_path):
     kloaded = keras.saving.load_model(tmp_path / "kerax.keras")
     np.testing.assert_allclose(kloaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_input_tensor_from_another_layer(keras):
+    """`input_tensor` may be any symbolic tensor: the model's inputs are its
+    sources (as Keras' get_source_inputs)."""
+    def build(lib, apps):
+        inputs = lib.Input((32, 32, 3))
+        x = lib.layers.Rescaling(0.5)(inputs)
+        return apps.VGG16(weights=None, include_top=False, input_tensor=x, pooling="avg")
+
+    kmodel, model = build(keras, keras.applications), build(kerax, A)
+    _structure(kmodel, model)
+    weights = _random_weights(model, np.random.default_rng(5))
+    model.set_weights(weights)
+    kmodel.set_weights(weights)
+    x = np.random.default_rng(6).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    want = kmodel.predict(x, verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-4,
+                               atol=1e-4 * max(1.0, float(np.abs(want).max())))
