@@ -3,7 +3,7 @@ et al., 2022). The models include their preprocessing (a `Normalization`
 layer), so `preprocess_input` passes its input through."""
 import numpy as np
 
-from kerax import initializers, layers, ops, random
+from kerax import initializers, layers, ops, random, registry
 from kerax.applications import _builder, imagenet_utils
 from kerax.models import Sequential
 
@@ -37,6 +37,7 @@ MODEL_CONFIGS = {
 }
 
 
+@registry.register_builtin("keras.src.applications.convnext")
 class StochasticDepth(layers.Layer):
     """Drops whole residual branches per sample with `drop_path_rate` in
     training (scaling the kept ones by 1/keep); identity at inference."""
@@ -60,6 +61,7 @@ class StochasticDepth(layers.Layer):
         return config
 
 
+@registry.register_builtin("keras.src.applications.convnext")
 class LayerScale(layers.Layer):
     """Multiplies its input by a learned per-channel `gamma` (initialised to
     `init_values`)."""

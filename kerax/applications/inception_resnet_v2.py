@@ -1,6 +1,6 @@
 """`keras.applications.inception_resnet_v2`: InceptionResNetV2 (Szegedy et
 al., 2017)."""
-from kerax import layers
+from kerax import layers, registry
 from kerax.applications import _builder, imagenet_utils
 
 __all__ = ["InceptionResNetV2", "preprocess_input", "decode_predictions"]
@@ -27,6 +27,7 @@ def conv2d_bn(x, filters, kernel_size, strides=1, padding="same", activation="re
     return x
 
 
+@registry.register_builtin("keras.src.applications.inception_resnet_v2")
 class CustomScaleLayer(layers.Layer):
     """`inputs[0] + inputs[1] * scale`: the scaled residual of Keras'
     InceptionResNetV2."""

@@ -134,17 +134,17 @@ def test_structure_matches_keras(keras, name, kwargs):
 
 def test_keras_files_load_both_ways(keras, tmp_path):
     """An application saved as `.keras` by Keras loads in kerax and the
-    reverse (MobileNetV3: Rescaling, op nodes such as `x + 3.0`, hard_swish)."""
-    kw = dict(weights=None, input_shape=(32, 32, 3), alpha=0.75, include_top=False,
-              pooling="avg")
+    reverse (ConvNeXt: its own layer classes under Keras' module names,
+    Sequential stems, op nodes such as `inputs + x`)."""
+    kw = dict(weights=None, input_shape=(32, 32, 3), include_top=False)
     x = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
-    kmodel = keras.applications.MobileNetV3Small(**kw)
+    kmodel = keras.applications.ConvNeXtTiny(**kw)
     kmodel.set_weights(_random_weights(kmodel, np.random.default_rng(3)))
     kmodel.save(tmp_path / "keras.keras")
     loaded = kerax.saving.load_model(tmp_path / "keras.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), kmodel.predict(x, verbose=0),
                                rtol=1e-4, atol=1e-4)
-    model = A.MobileNetV3Small(**kw)
+    model = A.ConvNeXtTiny(**kw)
     model.set_weights(_random_weights(model, np.random.default_rng(4)))
     model.save(tmp_path / "kerax.keras")
     kloaded = keras.saving.load_model(tmp_path / "kerax.keras")
