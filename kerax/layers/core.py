@@ -28,7 +28,12 @@ class InputLayer(Layer):
             batch_shape = kwargs.pop("batch_input_shape")
         if kwargs.pop("ragged", False):  # Keras 3 configs carry "ragged": false
             raise ValueError("Input: ragged tensors are not supported by kerax (ragged=True).")
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        # dtype "string" (Keras 3's spelling): the layer's policy stays the default
+        # one (as Keras), its dtype and output are "string" (kerax.models.host_prefix)
+        string = dtype in ("string", "str") or dtype is str
+        super().__init__(name=name, dtype=None if string else dtype, **kwargs)
+        if string:
+            self._dtype = "string"
         if batch_shape is None:
             if shape is None:
                 raise ValueError(

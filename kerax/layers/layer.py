@@ -32,6 +32,18 @@ __all__ = ["Layer", "KerasTensor", "any_symbolic"]
 
 
 # ---- symbolic tensors ------------------------------------------------------------
+def _refuse_strings(layer, args, kwargs):
+    """A clear error for a string KerasTensor fed to a layer that runs in JAX."""
+    for t in jax.tree_util.tree_leaves((args, kwargs), is_leaf=_is_kt):
+        if isinstance(t, KerasTensor) and t.dtype == "string":
+            src = t._history[0].name if t._history else t.name
+            raise ValueError(
+                f"Layer {layer.name!r} ({type(layer).__name__}) was called on the string "
+                f"tensor from {src!r}: strings never enter a JAX program. Feed string "
+                "inputs to host layers first (TextVectorization, StringLookup, Hashing), "
+                "which turn them into numbers.")
+
+
 class KerasTensor:
     """A symbolic tensor of the functional API: a shape (None for unknown
     dimensions), a dtype and the node that produced it.
@@ -44,7 +56,10 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None, sparse=False, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = jnp.dtype(dtype).name if dtype is not None else config.floatx()
+        # "string": a host-side input (kerax.Input(dtype="string")) that only host
+        # layers (`_host_layer`: TextVectorization, StringLookup, Hashing) take
+        self.dtype = ("string" if dtype in ("string", "str") or dtype is str else
+                      jnp.dtype(dtype).name) if dtype is not None else config.floatx()
         self.name = name
         self.sparse = sparse
         self._history = history  # (layer, node_index, tensor_index)
@@ -882,6 +897,8 @@ class Layer:
 
     # ---- symbolic (functional API) -------------------------------------------------
     def _symbolic_call(self, args, kwargs):
+        if not getattr(self, "_host_layer", False):
+            _refuse_strings(self, args, kwargs)
         with self._name_scope():
             self._maybe_build(args, kwargs)
         out_spec = self.compute_output_spec(*args, **kwargs)

@@ -104,6 +104,8 @@ class StringLookup(Layer):
     [[1], [0], [3]]
     """
 
+    _host_layer = True  # runs on NumPy on the host; takes string tensors
+
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
                  vocabulary=None, idf_weights=None, invert=False, output_mode="int",
                  pad_to_max_tokens=False, sparse=False, encoding="utf-8", name=None, salt=None,
@@ -508,6 +510,8 @@ class Hashing(Layer):
     >>> Hashing(num_bins=3)(np.array([["A"], ["B"], ["C"], ["D"], ["E"]])).ravel().tolist()
     [1, 0, 1, 1, 2]
     """
+
+    _host_layer = True  # runs on NumPy on the host; takes string tensors
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
                  **kwargs):

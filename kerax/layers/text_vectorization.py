@@ -85,6 +85,8 @@ class TextVectorization(Layer):
     [[2, 1, 4]]
     """
 
+    _host_layer = True  # runs on NumPy on the host; takes string tensors
+
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
                  split="whitespace", ngrams=None, output_mode="int",
                  output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
@@ -300,7 +302,11 @@ class TextVectorization(Layer):
             if len(input_shape) <= 1:
                 input_shape = input_shape + (1,)
         else:
-            input_shape = input_shape + (None,)
+            # what call gives: one row of tokens per string ((batch,) or (batch, 1)
+            # strings), then encoded (one_hot: one vector per token)
+            input_shape = (input_shape[0] if input_shape else None, None)
+            if self._output_mode == "one_hot":
+                input_shape += (1,)
         return self._lookup_layer.compute_output_shape(input_shape)
 
     def compute_output_spec(self, inputs, **kwargs):

@@ -8,7 +8,7 @@ from kerax.export import export_model
 from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer, _is_kt, _is_shape
 from kerax.layers.quantized import quantize_model
-from kerax.models import compiled_call
+from kerax.models import compiled_call, host_prefix
 from kerax.models.functional import build_graph
 from kerax.models.functional_config import (functional_config, functional_from_config,
                                             serialize_model_config)
@@ -35,6 +35,10 @@ class Model(Trainer, Layer):
     _compiled_calls = False
 
     def __call__(self, *args, **kwargs):
+        # string inputs: the host layers first, then the rest (models/host_prefix.py)
+        out = host_prefix.call(self, args, kwargs)
+        if out is not host_prefix.NOT_ROUTED:
+            return out
         if self._compiled_calls:
             out = compiled_call.call(self, args, kwargs)
             if out is not compiled_call.NOT_COMPILED:
@@ -69,6 +73,21 @@ class Model(Trainer, Layer):
         self._layers = list(self._graph.layers)
         self._build_shapes = self._graph.input_shapes()
         object.__setattr__(self, "built", True)
+
+    @property
+    def _host_layer(self):
+        """Whether the model takes string inputs (it then runs on the host,
+        nested in another model, as its host layers do)."""
+        graph = self.__dict__.get("_graph")
+        return graph is not None and any(t.dtype == "string" for t in graph.flat_inputs)
+
+    # string inputs: the host layers run on `x` before the compiled steps
+    fit = host_prefix.routed(Trainer.fit)
+    evaluate = host_prefix.routed(Trainer.evaluate)
+    predict = host_prefix.routed(Trainer.predict)
+    train_on_batch = host_prefix.routed(Trainer.train_on_batch)
+    test_on_batch = host_prefix.routed(Trainer.test_on_batch)
+    predict_on_batch = host_prefix.routed(Trainer.predict_on_batch)
 
     @property
     def inputs(self):
@@ -109,7 +128,10 @@ class Model(Trainer, Layer):
             raise NotImplementedError(
                 f"Model {type(self).__name__}: subclasses must implement call(), or "
                 "build the model with kerax.Model(inputs, outputs).")
-        outputs = self._graph.run(inputs, training=training)
+        graph = self._graph
+        if host_prefix.in_device_mode(self):  # inputs: the host layers' outputs
+            graph = host_prefix.of(self).device_graph
+        outputs = graph.run(inputs, training=training)
         # Keras 3: a one-element list/tuple of outputs comes back as the tensor
         return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 \
             else outputs
@@ -119,7 +141,10 @@ class Model(Trainer, Layer):
         the structure it was built with (`outputs=[x]` gives a one-element
         list, as in Keras 3); called on arrays, a one-element list/tuple is
         unwrapped."""
-        spec = Layer.compute_output_spec(self, *args, **kwargs)
+        if host_prefix.of(self) is not None:  # host layers give their own specs
+            spec = self._graph.output_spec(args[0])
+        else:
+            spec = Layer.compute_output_spec(self, *args, **kwargs)
         if self.__dict__.get("_graph") is None:
             return spec
         structure = jax.tree_util.tree_structure(self._graph.outputs, is_leaf=_is_kt)
