@@ -123,7 +123,8 @@ class HostPrefix:
         """`to_device` for in-memory data (arrays, lists, tuples, dicts)."""
         if x is None:
             return None
-        leaves = jax.tree_util.tree_leaves(x)
+        in_memory = isinstance(x, (np.ndarray, list, tuple, dict, str, bytes, jax.Array))
+        leaves = jax.tree_util.tree_leaves(x) if in_memory else [x]
         if not all(isinstance(v, (np.ndarray, str, bytes, np.generic, jax.Array))
                    or hasattr(v, "__array__") for v in leaves):
             raise NotImplementedError(

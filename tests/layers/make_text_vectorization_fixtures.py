@@ -15,6 +15,13 @@ saved by Keras (`fixtures/text_vectorization_{int,tfidf}_keras.keras`).
 
 loads a TextVectorization file written by kerax in Keras and prints its
 vocabulary and outputs on the reference queries (the other direction).
+
+    /tmp/tfenv/bin/python tests/layers/make_text_vectorization_fixtures.py --model
+
+writes a string-input functional model saved by Keras
+(`fixtures/text_model_keras.keras`) and its predictions
+(`fixtures/text_model_reference.json`); `--check-model FILE.keras` prints
+Keras' predictions of such a model written by kerax.
 """
 import json
 import os
@@ -99,6 +106,42 @@ def generate():
     print("wrote", HERE)
 
 
+MODEL_QUERIES = ["the cat", "ÉCLAIR dog zebra", "Cats and DOGS and the rest, the end.",
+                 "birds"]
+
+
+def generate_model():
+    """A functional model on strings, saved by Keras: Input(dtype="string")
+    -> TextVectorization -> Embedding(mask_zero) -> GlobalAveragePooling1D ->
+    Dense, and its predictions (tests/models/test_string_inputs.py)."""
+    import keras
+    import tensorflow as tf
+    keras.utils.set_random_seed(7)
+    vectorize = keras.layers.TextVectorization(output_sequence_length=6, name="vec")
+    vectorize.adapt(np.array(SAVED_CORPUS))
+    text = keras.Input((1,), dtype="string", name="text")
+    x = keras.layers.Embedding(vectorize.vocabulary_size(), 4, mask_zero=True,
+                               name="emb")(vectorize(text))
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    model = keras.Model(text, keras.layers.Dense(3, name="out")(x))
+    model.save(os.path.join(HERE, "text_model_keras.keras"))
+    out = model.predict(tf.constant(MODEL_QUERIES)[:, None], verbose=0)
+    with open(os.path.join(HERE, "text_model_reference.json"), "w") as f:
+        json.dump({"keras_version": keras.__version__, "tensorflow_version": tf.__version__,
+                   "queries": MODEL_QUERIES, "outputs": out.tolist()}, f, indent=0,
+                  ensure_ascii=False)
+    print("wrote the text model to", HERE)
+
+
+def check_model(path):
+    """Load a string-input model written by kerax in Keras and print its
+    predictions on MODEL_QUERIES."""
+    import keras
+    import tensorflow as tf
+    model = keras.saving.load_model(path)
+    print(json.dumps(model.predict(tf.constant(MODEL_QUERIES)[:, None], verbose=0).tolist()))
+
+
 def check(path):
     import keras
     layer = keras.saving.load_model(path)
@@ -110,5 +153,9 @@ def check(path):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         check(sys.argv[2])
+    elif len(sys.argv) == 2 and sys.argv[1] == "--model":
+        generate_model()
+    elif len(sys.argv) == 3 and sys.argv[1] == "--check-model":
+        check_model(sys.argv[2])
     else:
         generate()
