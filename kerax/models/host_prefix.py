@@ -11,7 +11,8 @@ Keras 3::
 
 The layers that run on the host (a class flag `_host_layer = True`:
 TextVectorization, StringLookup, Hashing) and are fed only by the model's
-Inputs or by other host layers form the model's *host prefix*. On every
+Inputs or by other host layers form the model's *host prefix* (in a
+functional model, or a Sequential that starts with such an Input). On every
 `model(x)`, `predict`, `predict_on_batch`, `evaluate`, `fit`,
 `train_on_batch` and `test_on_batch`, the prefix runs on the host (NumPy) over
 the call's whole in-memory input, then the rest of the graph (the *device
@@ -29,8 +30,9 @@ import weakref
 import jax
 import numpy as np
 
+from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, _is_kt
-from kerax.models.functional import Graph
+from kerax.models.functional import Graph, build_graph
 
 __all__ = ["of", "in_device_mode", "device_mode", "routed", "call", "HostPrefix"]
 
@@ -137,17 +139,24 @@ class HostPrefix:
 
 def of(model):
     """The model's HostPrefix, or None when its graph has no host layers
-    (built once per graph, cached)."""
-    graph = model.__dict__.get("_graph")
-    if graph is None:
-        return None
+    (built once per graph, cached). A functional model's graph, or a built
+    Sequential's (from its Input to its symbolic output)."""
+    graph = key = model.__dict__.get("_graph")
+    if key is None:
+        key = model.__dict__.get("_symbolic_output")  # a built Sequential
+        if key is None:
+            return None
     cached = _CACHE.get(model)
-    if cached is not None and cached[0] is graph:
+    if cached is not None and cached[0] is key:
         return cached[1]
+    if graph is None:
+        layers = model.__dict__.get("_layers") or []
+        if layers and isinstance(layers[0], InputLayer) and any(_is_host(l) for l in layers):
+            graph = build_graph(layers[0].output, key, model.name)
     prefix = None
-    if any(_is_host(n.layer) for n in graph.nodes):
+    if graph is not None and any(_is_host(n.layer) for n in graph.nodes):
         prefix = HostPrefix(graph, model.name)
-    _CACHE[model] = (graph, prefix)
+    _CACHE[model] = (key, prefix)
     return prefix
 
 

@@ -141,8 +141,9 @@ class Model(Trainer, Layer):
         the structure it was built with (`outputs=[x]` gives a one-element
         list, as in Keras 3); called on arrays, a one-element list/tuple is
         unwrapped."""
-        if host_prefix.of(self) is not None:  # host layers give their own specs
-            spec = self._graph.output_spec(args[0])
+        prefix = host_prefix.of(self)
+        if prefix is not None:  # host layers give their own specs
+            spec = prefix.graph.output_spec(args[0])
         else:
             spec = Layer.compute_output_spec(self, *args, **kwargs)
         if self.__dict__.get("_graph") is None:

@@ -2,6 +2,7 @@
 from kerax.layers.core import InputLayer
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.layers.masking_utils import call_with_masks
+from kerax.models import host_prefix
 from kerax.models.model import Model
 from kerax.registry import deserialize_keras_object, register_builtin, serialize_keras_object
 
@@ -91,6 +92,8 @@ class Sequential(Model):
         object.__setattr__(self, "built", True)
 
     def call(self, inputs, training=None, mask=None):
+        if host_prefix.in_device_mode(self):  # string inputs: the layers after the host ones
+            return host_prefix.of(self).device_graph.run(inputs, training=training)
         x = inputs
         for layer in self.layers:
             kwargs = {"training": training} if layer._call_signature()["training"] else {}

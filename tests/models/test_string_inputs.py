@@ -159,3 +159,19 @@ def test_model_saved_by_keras_predicts_like_keras():
     assert model.inputs[0].dtype == "string"
     np.testing.assert_allclose(model.predict(np.array(ref["queries"]), verbose=0),
                                np.array(ref["outputs"]), rtol=1e-5, atol=1e-6)
+
+
+def test_sequential_as_keras_documents_text_vectorization():
+    """Keras' TextVectorization example: a Sequential built with add()."""
+    vectorize = kerax.layers.TextVectorization(max_tokens=8, output_sequence_length=4)
+    vectorize.adapt(TEXTS)
+    model = kerax.Sequential()
+    model.add(kerax.Input(shape=(1,), dtype="string"))
+    model.add(vectorize)
+    model.add(kerax.layers.Embedding(8, 2))
+    model.add(kerax.layers.Flatten())
+    table = np.asarray(model.layers[1].embeddings)
+    expected = table[vectorize(np.array(QUERIES))].reshape(len(QUERIES), -1)
+    np.testing.assert_allclose(model.predict(np.array(QUERIES), verbose=0), expected,
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(QUERIES)), expected, rtol=1e-6)
