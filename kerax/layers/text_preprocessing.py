@@ -11,7 +11,8 @@ arrays (or lists, scalars, bytes) and return NumPy arrays, which `fit` and
     model.fit(ids, y)                           # the model sees integers
 
 They cannot run inside a compiled model (a traced call raises an error that
-says so). Hashing uses FarmHash Fingerprint64, or SipHash-2-4 with a `salt`,
+says so), but a model on `kerax.Input(dtype="string")` may start with them: it
+runs them on the host on each call's data (kerax/models/host_prefix.py). Hashing uses FarmHash Fingerprint64, or SipHash-2-4 with a `salt`,
 on the same bytes TensorFlow hashes, so the bins are Keras' bins.
 """
 import itertools
@@ -40,7 +41,9 @@ def _host_array(x, where):
         raise ValueError(
             f"{where} runs on the host (kerax has no string tensors) and cannot run inside "
             "a compiled function or model: apply it to the data in the input pipeline, "
-            "before fit/predict (e.g. `model.predict(layer(raw))`).")
+            "before fit/predict (e.g. `model.predict(layer(raw))`), or make it one of the "
+            "first layers of a model on `kerax.Input(dtype=\"string\")`, which runs them "
+            "on the host.")
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
     return np.asarray(x)
