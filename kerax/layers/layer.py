@@ -352,6 +352,10 @@ def _auto_config_error(cls_name, error_args, required=()):
         "\n\nExample:\n" + example)
 
 
+
+# How many times a built layer's public attribute was set outside a call.
+CONFIG_CHANGES = [0]
+
 class Layer:
     """The base class of layers (Keras 3's `keras.layers.Layer`)."""
 
@@ -413,6 +417,10 @@ class Layer:
     def __setattr__(self, name, value):
         if isinstance(value, Layer) and value is self:
             raise ValueError("A layer cannot be an attribute of itself.")
+        if name[:1] != "_" and self.__dict__.get("built") and not call_depth():
+            # a built layer reconfigured outside a call (`layer.activation =
+            # None`): compiled `model(x)` programs retrace (models/compiled_call.py)
+            CONFIG_CHANGES[0] += 1
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):

@@ -7,9 +7,11 @@ rather than one dispatch per op.
 Kept eager: the first call of each signature (a model called once per shape,
 as a generation loop growing its sequence, compiles nothing), calls with
 `training=True`, symbolic or traced inputs, a model compiled with
-`run_eagerly=True`, `kerax.config.set_compiled_calls(False)`, and a
+`run_eagerly=True`, `kerax.config.disable_compiled_calls()`, and a
 signature whose trace failed (a layer whose call is not traceable): that
-signature stays eager for the model's lifetime.
+signature stays eager for the model's lifetime. A change of the model's
+layers (`Sequential.add`) or of a built layer's public attribute outside a
+call (`model.layers[-1].activation = None`) drops the compiled programs.
 """
 import jax
 import numpy as np
@@ -17,6 +19,7 @@ import numpy as np
 from kerax import config
 from kerax.core.scope import is_tracer
 from kerax.core.scope import scopes as _stack
+from kerax.layers import layer as layer_module
 from kerax.layers.layer import KerasTensor, Layer
 from kerax.transforms import function
 
@@ -28,6 +31,8 @@ _MAX_SIGNATURES = 64  # per model: beyond this, the counts start over
 
 class _State:
     __slots__ = ("seen", "eager_only", "fn", "layers", "version", "programs")
+    # version: the model's graph and layer count, and the count of layer
+    # reconfigurations (a change of any starts over: stale programs go)
 
     def __init__(self, model, version):
         self.seen = {}          # signature -> calls seen (1, then 2 once traced)
@@ -91,7 +96,8 @@ def call(model, args, kwargs):
         return NOT_COMPILED
     state = model.__dict__.get("_compiled_call")
     # a Sequential that gained or lost layers, a rebuilt graph: start over
-    version = (id(model.__dict__.get("_graph")), len(model.__dict__.get("_layers", ())))
+    version = (id(model.__dict__.get("_graph")), len(model.__dict__.get("_layers", ())),
+               layer_module.CONFIG_CHANGES[0])
     if state is None or state.version != version:
         state = _State(model, version)
         object.__setattr__(model, "_compiled_call", state)

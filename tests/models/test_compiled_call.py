@@ -129,3 +129,21 @@ def test_inside_a_compiled_function_and_gradients_unchanged():
     loss, grads = kerax.value_and_grad(lambda: kerax.ops.sum(model(x)),
                                        model.trainable_variables)()
     np.testing.assert_allclose(np.asarray(grads[0]), np.full((3, 1), 2.0))
+
+
+def test_reconfiguring_a_layer_after_compiled_calls_is_seen(eager_reference):
+    """Grad-CAM style: drop the softmax of the last layer after the model ran."""
+    inp = kerax.Input((3,))
+    out = layers.Dense(4, activation="softmax")(layers.Dense(5, activation="relu")(inp))
+    model = kerax.Model(inp, out)
+    x = np.random.default_rng(1).normal(size=(2, 3)).astype(np.float32)
+    for _ in range(3):
+        probs = np.asarray(model(x))
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
+    model.layers[-1].activation = None
+    with eager_reference():
+        want = np.asarray(model(x))
+    for _ in range(3):
+        got = np.asarray(model(x))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got.sum(-1), 1.0)
