@@ -312,12 +312,24 @@ class Dense(DenseQuantization, LoraMixin, Layer):
         self.built = True
         self._build_lora()
 
-    def call(self, inputs, training=None):
-        if inputs.ndim < 1 or inputs.shape[-1] != self.input_dim:
+    def _check_input_dim(self, shape):
+        if len(shape) < 1 or shape[-1] != self.input_dim:
             raise ValueError(
                 f"Layer {self.name!r} (Dense) was built for inputs with last dimension "
                 f"{self.input_dim} (kernel shape {self._kernel.shape}), but got inputs "
-                f"of shape {tuple(inputs.shape)}.")
+                f"of shape {tuple(shape)}.")
+
+    def compute_output_spec(self, inputs, training=None):
+        """`(..., units)` in the compute dtype, from the input's shape alone
+        (no trace: a model of many Dense layers builds without tracing each)."""
+        if isinstance(inputs, KerasTensor) and self.built and not self.quantization_mode \
+                and type(self).call is Dense.call and not self.lora_rank:
+            self._check_input_dim(inputs.shape)
+            return KerasTensor(tuple(inputs.shape[:-1]) + (self.units,), self.compute_dtype)
+        return super().compute_output_spec(inputs, training=training)
+
+    def call(self, inputs, training=None):
+        self._check_input_dim(inputs.shape)
         if self.quantization_mode:  # quantization hook (kerax.layers.quantized)
             return self.quantized_call(inputs, training)
         return add_bias_and_activate(self, jnp.matmul(inputs, self._lora_merged()))

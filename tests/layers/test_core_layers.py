@@ -451,3 +451,27 @@ def test_einsum_dense_kernel_fans_follow_equation(keras):
     for kernel in (layer.kernel.numpy(), np.asarray(k_layer.kernel)):
         assert abs(kernel.var() / expected - 1) < 0.05
     assert layer.kernel_initializer.input_axes is None  # the config is unchanged
+
+
+def test_dense_symbolic_calls_need_no_trace():
+    """A stack of Dense layers builds from shapes alone (first-result time),
+    with the spec a trace gives, and a wrong input width still fails."""
+    import jax
+
+    from kerax.layers.layer import Layer
+    traces = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda name, secs, **kw: traces.append(name)
+        if name == "/jax/core/compile/jaxpr_trace_duration" else None)
+    inp = kerax.Input((None, 7))
+    x = kerax.layers.Dense(7, activation="relu")(inp)  # one-time set-up (seeds) first
+    before = len(traces)
+    for _ in range(20):
+        x = kerax.layers.Dense(5, activation="relu")(x)
+    assert len(traces) == before
+    dense = kerax.layers.Dense(3, dtype="mixed_bfloat16")
+    out = dense(inp)
+    traced = Layer.compute_output_spec(dense, inp)
+    assert out.shape == traced.shape == (None, None, 3) and out.dtype == traced.dtype
+    with pytest.raises(ValueError, match="last dimension 7"):
+        dense(kerax.Input((4,)))

@@ -111,7 +111,7 @@ def test_seed_examples_build_and_run():
     layer = MyDense(3, activation="relu")
     y = layer(X)
     np.testing.assert_allclose(
-        y, np.maximum(X @ layer.kernel.numpy() + layer.bias.numpy(), 0), rtol=1e-5)
+        y, np.maximum(X @ layer.kernel.numpy() + layer.bias.numpy(), 0), rtol=1e-5, atol=1e-6)
     assert [w.path for w in layer.weights] == [f"{layer.name}/kernel", f"{layer.name}/bias"]
     cfg = layer.get_config()
     clone = MyDense.from_config(cfg)
