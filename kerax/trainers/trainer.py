@@ -178,7 +178,8 @@ class Trainer:
 
         - None (the default): grouped. Consecutive batches run in one compiled
           loop, up to 128 per call (fewer when a step is slow, so that a call
-          takes about half a second and progress keeps moving), unless a
+          takes about half a second and progress keeps moving; a step over
+          2 ms, whose dispatch cost is negligible, runs one per call), unless a
           callback of that `fit`/`evaluate`/`predict` call overrides one of its
           batch-level hooks (`on_train_batch_begin/end`, `on_batch_begin/end`,
           `on_test_batch_*`, `on_predict_batch_*`) without declaring
@@ -507,6 +508,8 @@ class Trainer:
             return max(1, int(k)), None
         if k is None and callbacks.needs_every_batch(mode):
             return 1, None
+        if st.group_cap.get(mode) == 1:  # measured: slow steps run one per call
+            return 1, None
         if data.kind == "arrays" and not data.streams():
             # batches gathered on the device: only the (size, batch) index
             # array travels, so one group size serves every dataset length
@@ -564,7 +567,7 @@ class Trainer:
         probe = size is not None and st.group_cap.get(mode) is None
         if size is not None:
             blocks.group = 1 if probe else min(size, st.group_cap[mode])
-        grouped_seen, best = 0, None
+        grouped_seen, best, timed = 0, None, 0
         read_outputs = mode == "predict" and callbacks.reads_batch_outputs("predict")
         pending = []
         logs = None
@@ -579,11 +582,22 @@ class Trainer:
                     jax.block_until_ready(out)
                     per_step = (time.perf_counter() - t0) / block.n
                     best = per_step if best is None else min(best, per_step)
-                    cap = max(1, _pow2_floor(int(GROUP_SECONDS / max(best, 1e-7))))
-                    st.group_cap[mode] = cap
-                    if cap <= blocks.group or blocks.group >= size or grouped_seen >= 5:
-                        probe = False
-                    blocks.group = min(size, cap)
+                    timed += 1
+                    # a slow single step is confirmed on another (a first one may lag)
+                    if not (best > SLOW_STEP and timed < 3 and blocks.group == 1):
+                        cap = max(1, _pow2_floor(int(GROUP_SECONDS / max(best, 1e-7))))
+                        if best > SLOW_STEP:
+                            # the dispatch is a small part of a slow step, and on CPU a
+                            # loop copies a large state carry per step: one per call
+                            cap = 1
+                        st.group_cap[mode] = cap
+                        if cap <= blocks.group or blocks.group >= size or grouped_seen >= 5:
+                            probe = False
+                        if cap == 1:  # from now on the plain one-step program
+                            blocks.size = blocks.group = None
+                            probe = False
+                        else:
+                            blocks.group = min(size, cap)
                 if mode == "predict":
                     rows = slice(block.start, block.start + block.n)
                     if read_outputs:  # a callback may read them: host arrays now
@@ -1045,6 +1059,7 @@ PENDING_BYTES = 256 << 20  # predict outputs kept on the device before copying t
 # batches, 12.8 MB, per dispatch ran evaluate ~1.5x slower than 32 batches)
 GROUP_BYTES = 4 << 20
 GROUP_SECONDS = 0.5
+SLOW_STEP = 2e-3  # seconds: slower steps run one per dispatch
 
 
 def _pow2_ceil(n):

@@ -68,6 +68,8 @@ class EveryBatch(kerax.callbacks.Callback):
 
 def test_default_groups_dispatches_ceil_steps_over_k(data, monkeypatch):
     x, y = data
+    # the rule itself, whatever the machine's load: no step counts as slow here
+    monkeypatch.setattr(trainer_mod, "SLOW_STEP", 10.0)
     model = make_model()
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)  # compiles, measures the cap
     k = min(trainer_mod.MAX_GROUP, model._trainer_state.group_cap["train"])
@@ -184,3 +186,21 @@ def test_compile_config_stores_keras_default(tmp_path, data):
     with pytest.raises(ValueError, match="steps_per_execution"):
         kerax.Sequential([kerax.Input((2,)), kerax.layers.Dense(1)]).compile(
             loss="mse", steps_per_execution=0)
+
+
+def test_slow_steps_run_one_per_dispatch(data, monkeypatch):
+    """A step measured slower than SLOW_STEP runs one per dispatch (the
+    dispatch is negligible next to it; a loop would copy a large state carry
+    on CPU). Forced here by lowering the threshold."""
+    x, y = data
+    monkeypatch.setattr(trainer_mod, "SLOW_STEP", 0.0)
+    model = make_model()
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    assert model._trainer_state.group_cap["train"] == 1
+    counter = Dispatches(monkeypatch)
+    model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
+    assert counter.take()["train"] == 2 * STEPS
+    single = make_model(1)
+    single.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)
+    for a, b in zip(model.get_weights(), single.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
