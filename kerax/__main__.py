@@ -49,7 +49,8 @@ def info_lines():
     for device in jax.devices():
         lines.append(f"  {device.id}: {device} ({device.device_kind})")
 
-    cache_dir = jax.config.jax_compilation_cache_dir
+    cache_dir = jax.config.jax_compilation_cache_dir if \
+        jax.config.jax_enable_compilation_cache else None
     lines += ["", "compilation cache:"]
     if cache_dir:
         exists = "exists" if os.path.isdir(cache_dir) else "not created yet"
@@ -58,9 +59,8 @@ def info_lines():
                      f"{jax.config.jax_persistent_cache_min_compile_time_secs} s")
     else:
         lines.append("  directory   none: JAX's persistent compilation cache is off")
-        lines.append("  turn it on with the environment variable "
-                     "JAX_COMPILATION_CACHE_DIR=/path/to/cache, or")
-        lines.append('  jax.config.update("jax_compilation_cache_dir", "/path/to/cache")')
+        lines.append("  kerax turns it on at import unless KERAX_COMPILATION_CACHE=0; "
+                     "kerax.config.enable_compilation_cache(path) turns it on")
     return lines
 
 

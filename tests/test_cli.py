@@ -76,7 +76,14 @@ def test_info_from_the_command_line_shows_the_cache_directory(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"directory   {cache} (not created yet)" in proc.stdout
 
+    # kerax's default: a per-user folder (KERAX_CACHE_DIR moves it)
     env.pop("JAX_COMPILATION_CACHE_DIR")
+    env["KERAX_CACHE_DIR"] = str(tmp_path / "kerax_cache")
+    proc = run_cli("info", env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"directory   {tmp_path / 'kerax_cache' / 'jax'} (exists)" in proc.stdout
+
+    env["KERAX_COMPILATION_CACHE"] = "0"
     proc = run_cli("info", env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "persistent compilation cache is off" in proc.stdout

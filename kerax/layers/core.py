@@ -319,14 +319,14 @@ class Dense(DenseQuantization, LoraMixin, Layer):
                 f"{self.input_dim} (kernel shape {self._kernel.shape}), but got inputs "
                 f"of shape {tuple(shape)}.")
 
-    def compute_output_spec(self, inputs, training=None):
+    def compute_output_spec(self, inputs, **kwargs):
         """`(..., units)` in the compute dtype, from the input's shape alone
         (no trace: a model of many Dense layers builds without tracing each)."""
         if isinstance(inputs, KerasTensor) and self.built and not self.quantization_mode \
                 and type(self).call is Dense.call and not self.lora_rank:
             self._check_input_dim(inputs.shape)
             return KerasTensor(tuple(inputs.shape[:-1]) + (self.units,), self.compute_dtype)
-        return super().compute_output_spec(inputs, training=training)
+        return super().compute_output_spec(inputs, **kwargs)
 
     def call(self, inputs, training=None):
         self._check_input_dim(inputs.shape)

@@ -14,8 +14,11 @@ from kerax.saving import optimizer_layout
 
 
 def _model(m):
+    # named: variable paths (and so optimizer slot paths) do not depend on how
+    # many models the process made before
     return m.Sequential([m.Input((3,)), m.layers.Dense(4, name="enc"),
-                         m.layers.Dense(3, name="mid"), m.layers.Dense(2, name="head")])
+                         m.layers.Dense(3, name="mid"), m.layers.Dense(2, name="head")],
+                        name="seq")
 
 
 def _split(o, **sgd):
