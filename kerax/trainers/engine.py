@@ -1,4 +1,8 @@
-"""The compiled step programs of fit/evaluate/predict: `jit(lax.scan(program.body))`.
+"""The compiled step programs of fit/evaluate/predict: `jit(lax.scan(program.body))`
+for a fixed `steps_per_execution=k`, and, for compile()'s default grouping, a
+`jit` of a `fori_loop` whose bounds are arguments (`run_indexed(..., n,
+start)` / `run_batches(..., n, start)`): one program runs any number of steps
+up to its group size.
 
 A step (`model.train_step(data)`, overridable in the stateful Keras style, or
 in Keras' JAX style `train_step(state, data)`, which the trainer wraps into a
