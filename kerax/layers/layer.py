@@ -417,9 +417,12 @@ class Layer:
     def __setattr__(self, name, value):
         if isinstance(value, Layer) and value is self:
             raise ValueError("A layer cannot be an attribute of itself.")
-        if name[:1] != "_" and self.__dict__.get("built") and not call_depth():
+        if name[:1] != "_" and self.__dict__.get("built") and not call_depth() and \
+                not getattr(type(self), "_kerax_model", False):
             # a built layer reconfigured outside a call (`layer.activation =
-            # None`): compiled `model(x)` programs retrace (models/compiled_call.py)
+            # None`): compiled `model(x)` programs retrace (models/compiled_call.py);
+            # a model's own attributes (`history`, `optimizer`, `stop_training`,
+            # set by compile/fit) change no layer's computation
             CONFIG_CHANGES[0] += 1
         object.__setattr__(self, name, value)
 

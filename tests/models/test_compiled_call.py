@@ -147,3 +147,16 @@ def test_reconfiguring_a_layer_after_compiled_calls_is_seen(eager_reference):
         got = np.asarray(model(x))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert not np.allclose(got.sum(-1), 1.0)
+
+
+def test_fit_between_calls_keeps_the_compiled_program():
+    model = kerax.Sequential([kerax.Input((3,)), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((4, 3), np.float32)
+    model(x), model(x)
+    assert traces(model) == 1
+    model.fit(x, np.zeros((4, 2), np.float32), epochs=1, verbose=0)
+    out = model(x)  # fit set model attributes (history, stop_training): no retrace
+    assert traces(model) == 1
+    np.testing.assert_allclose(np.asarray(out), np.asarray(model.predict(x, verbose=0)),
+                               rtol=1e-6)
