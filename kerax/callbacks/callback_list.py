@@ -12,6 +12,13 @@ _BATCH_HOOKS = {
 }
 
 
+def _overrides(cb, mode):
+    """Whether `cb` overrides (in its class or as an instance attribute, as
+    LambdaCallback does) one of `mode`'s batch-level hooks."""
+    return any(h in vars(cb) or getattr(type(cb), h, None) is not getattr(Callback, h)
+               for h in _BATCH_HOOKS[mode])
+
+
 def _flatten(callbacks):
     if callbacks is None:
         return []
@@ -93,22 +100,16 @@ class CallbackList(Callback):
     def reads_batch_outputs(self, mode):
         """Whether a callback other than the progress bar overrides a batch
         hook of `mode` (predict: it may read `logs["outputs"]`)."""
-        hooks = _BATCH_HOOKS[mode]
-        return any(not isinstance(cb, ProgbarLogger) and any(
-            h in vars(cb) or getattr(type(cb), h, None) is not getattr(Callback, h)
-            for h in hooks) for cb in self.callbacks)
+        return any(not isinstance(cb, ProgbarLogger) and _overrides(cb, mode)
+                   for cb in self.callbacks)
 
     def needs_every_batch(self, mode):
         """Whether a callback must see every batch of `mode` ("train", "test",
         "predict"): it overrides one of that mode's batch hooks and does not
         declare `accepts_grouped_batches`."""
-        hooks = _BATCH_HOOKS[mode]
         for cb in self.callbacks:
             ok = cb.accepts_grouped_batches
-            if ok:
-                continue
-            if ok is not None or any(h in vars(cb) or getattr(type(cb), h, None)
-                                     is not getattr(Callback, h) for h in hooks):
+            if not ok and (ok is not None or _overrides(cb, mode)):
                 return True
         return False
 

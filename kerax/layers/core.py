@@ -7,7 +7,7 @@ import numpy as np
 
 from kerax import activations, initializers
 from kerax.layers.lambda_serialization import deserialize_function, serialize_function
-from kerax.layers.layer import KerasTensor, Layer
+from kerax.layers.layer import KerasTensor, Layer, assign_from_store
 from kerax.layers.quantized import DenseQuantization, quantized_weight_property
 from kerax.layers.weight_options import set_weight_options, weight_options_config
 from kerax.registry import register_builtin
@@ -221,21 +221,7 @@ class LoraMixin:
         weight and the LoRA factors restart from zero. Checks everything first."""
         variables = self._saved_variables()
         where = f"{type(self).__name__} {self.name!r}"
-        keys = list(store.keys())
-        if len(keys) != len(variables):
-            raise ValueError(
-                f"{where} expects {len(variables)} stored weight(s) "
-                f"{[v.name for v in variables]}, but the file has {len(keys)}.")
-        values = []
-        for i, var in enumerate(variables):
-            value = np.asarray(store[str(i)])
-            if tuple(value.shape) != tuple(var.shape):
-                raise ValueError(
-                    f"{where}: weight {var.name!r} has shape {tuple(var.shape)} in the "
-                    f"layer but {tuple(value.shape)} in the file.")
-            values.append(value)
-        for var, value in zip(variables, values):
-            var.assign(value.astype(var.dtype))
+        assign_from_store(variables, store, where)
         for factor in self._lora_factors():
             factor.assign(np.zeros(factor.shape, factor.dtype))
 

@@ -353,6 +353,27 @@ def _auto_config_error(cls_name, error_args, required=()):
 
 
 
+
+def assign_from_store(variables, store, where):
+    """Assign `store["0"], store["1"], ...` (a weights-file group) to
+    `variables`, after checking the count and every shape (nothing is
+    assigned when one does not fit); `where` names the layer in errors."""
+    keys = list(store.keys())
+    if len(keys) != len(variables):
+        raise ValueError(
+            f"{where} expects {len(variables)} stored weight(s) "
+            f"{[v.name for v in variables]}, but the file has {len(keys)}.")
+    values = []
+    for i, var in enumerate(variables):
+        value = np.asarray(store[str(i)])
+        if tuple(value.shape) != tuple(var.shape):
+            raise ValueError(
+                f"{where}: weight {var.name!r} has shape {tuple(var.shape)} in the "
+                f"layer but {tuple(value.shape)} in the file.")
+        values.append(value)
+    for var, value in zip(variables, values):
+        var.assign(value.astype(var.dtype))
+
 # How many times a built layer's public attribute was set outside a call.
 CONFIG_CHANGES = [0]
 

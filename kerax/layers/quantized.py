@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerax import dtype_policies
-from kerax.layers.layer import Layer
+from kerax.layers.layer import Layer, assign_from_store
 from kerax.quantizers import quantizers as Q
 from kerax.quantizers.quantization_config import (QuantizationConfig,
                                                   block_size_of, validate_and_resolve_config)
@@ -385,21 +385,7 @@ class QuantizedMixin:
     def _load_quantized_variables(self, store):
         variables = self._saved_quantized_variables()
         where = f"{type(self).__name__} {self.name!r} ({self.dtype_policy.name})"
-        keys = list(store.keys())
-        if len(keys) != len(variables):
-            raise ValueError(
-                f"{where} expects {len(variables)} stored weight(s) "
-                f"{[v.name for v in variables]}, but the file has {len(keys)}.")
-        values = []
-        for i, var in enumerate(variables):
-            value = np.asarray(store[str(i)])
-            if tuple(value.shape) != tuple(var.shape):
-                raise ValueError(
-                    f"{where}: weight {var.name!r} has shape {tuple(var.shape)} in the "
-                    f"layer but {tuple(value.shape)} in the file.")
-            values.append(value)
-        for var, value in zip(variables, values):
-            var.assign(value.astype(var.dtype))
+        assign_from_store(variables, store, where)
 
 
 _FLOAT8_SPEC = ["inputs_scale", "inputs_amax_history", "kernel_scale", "kernel_amax_history",

@@ -569,7 +569,7 @@ class Trainer:
             blocks.group = 1 if probe else min(size, st.group_cap[mode])
         grouped_seen, best, timed = 0, None, 0
         read_outputs = mode == "predict" and callbacks.reads_batch_outputs("predict")
-        pending = []
+        pending, pending_bytes = [], 0
         logs = None
         step = 0
         for block in blocks:
@@ -605,10 +605,11 @@ class Trainer:
                     else:  # kept on the device (no sync per dispatch); cut at the end
                         out = _Rows(out, rows)
                         pending.append(out)
-                        if sum(p.nbytes for p in pending) > PENDING_BYTES:
+                        pending_bytes += out.nbytes
+                        if pending_bytes > PENDING_BYTES:
                             for p in pending:  # bound the device memory held
                                 p.host()
-                            pending = []
+                            pending, pending_bytes = [], 0
             step += block.steps
             if mode == "predict":
                 on_outputs(out)

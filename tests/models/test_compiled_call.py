@@ -160,3 +160,25 @@ def test_fit_between_calls_keeps_the_compiled_program():
     assert traces(model) == 1
     np.testing.assert_allclose(np.asarray(out), np.asarray(model.predict(x, verbose=0)),
                                rtol=1e-6)
+
+
+def test_model_built_inside_a_compiled_function_then_called_eagerly():
+    """A Sequential without Input, built on its first call inside
+    kerax.function; then eager calls (list-of-layers model, tuple input
+    to a two-input functional model) equal the function's result."""
+    model = kerax.Sequential([layers.Dense(3, activation="relu"), layers.Dense(1)])
+    x = np.random.default_rng(2).normal(size=(5, 4)).astype(np.float32)
+
+    @kerax.function
+    def f(x):
+        return model(x)
+
+    want = np.asarray(f(x))
+    for _ in range(3):
+        np.testing.assert_allclose(np.asarray(model(x)), want, rtol=1e-5, atol=1e-6)
+    a, b = kerax.Input((4,)), kerax.Input((4,))
+    two = kerax.Model((a, b), layers.Add()([model(a), model(b)]))
+    for _ in range(3):
+        got = np.asarray(two((x, 2 * x)))
+    np.testing.assert_allclose(got, want + np.asarray(f(2 * x)), rtol=1e-5, atol=1e-6)
+    assert two.__dict__["_compiled_call"].fn.trace_count == 1

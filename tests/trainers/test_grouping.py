@@ -204,3 +204,15 @@ def test_slow_steps_run_one_per_dispatch(data, monkeypatch):
     single.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)
     for a, b in zip(model.get_weights(), single.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_outputs_copied_out_early_past_the_device_budget(data, monkeypatch):
+    """Grouped predict keeps outputs on the device up to PENDING_BYTES; past it
+    they are copied to the host as they come, with the same result."""
+    x, _ = data
+    model = make_model()
+    want = make_model(1).predict(x, batch_size=BATCH, verbose=0)
+    monkeypatch.setattr(trainer_mod, "PENDING_BYTES", 1)  # copy out every group
+    got = model.predict(x, batch_size=BATCH, verbose=0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert got.shape == (N, 1)
