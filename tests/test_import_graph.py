@@ -12,6 +12,7 @@ ROOT = pathlib.Path(kerax.__file__).parent
 # Longest matching prefix wins; a module may import only from levels <= its own.
 LEVELS = [
     ("kerax.core", 0),
+    ("kerax._lazy", 0),  # stand-ins for third-party modules imported on first use
     ("kerax.variables", 1), ("kerax.transforms", 1),
     ("kerax.registry", 1), ("kerax.version", 1), ("kerax.tree", 1),
     ("kerax.io", 2),  # low-level helpers: io_utils (atomic_write, print_msg), progbar, PyDataset

@@ -36,8 +36,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from kerax._lazy import optax  # imported on first use
 from kerax import config, initializers
 from kerax.core.naming import auto_name
 from kerax.distribution import distribution as _distribution

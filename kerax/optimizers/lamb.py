@@ -2,7 +2,7 @@
 (`optax.scale_by_adam`, whose epsilon placement is Keras' here) scaled by
 the layer-wise trust ratio `||w|| / ||update||` (`optax.scale_by_trust_ratio`;
 1 where either norm is 0)."""
-import optax
+from kerax._lazy import optax  # imported on first use
 
 from kerax.optimizers.base import Optimizer
 from kerax.optimizers.optimizers import _base_kwargs, _keep

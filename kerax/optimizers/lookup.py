@@ -1,6 +1,6 @@
 """`kerax.optimizers.get`, `serialize` and `deserialize`: optimizers from
 names, config dicts and optax transformations."""
-import optax
+from kerax._lazy import optax  # imported on first use
 
 from kerax.optimizers.base import OptaxOptimizer, Optimizer
 from kerax.registry import (

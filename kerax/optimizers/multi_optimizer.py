@@ -19,7 +19,7 @@ import re
 from collections.abc import MutableMapping
 
 import jax.numpy as jnp
-import optax
+from kerax._lazy import optax  # imported on first use
 
 from kerax.optimizers.base import Optimizer
 from kerax.optimizers.loss_scale_optimizer import LossScaleOptimizer

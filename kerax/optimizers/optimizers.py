@@ -5,7 +5,7 @@ Keras' formula differs from optax's, a small transform from
 `Ftrl`, `Lamb`, `Muon` and `ScheduleFreeAdamW` have a module each;
 `LossScaleOptimizer` wraps another optimizer (loss_scale_optimizer.py).
 """
-import optax
+from kerax._lazy import optax  # imported on first use
 
 from kerax.optimizers import transforms
 from kerax.optimizers.base import Optimizer

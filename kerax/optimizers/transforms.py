@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
+from kerax._lazy import optax  # imported on first use
 
 __all__ = ["keras_adam", "keras_nadam", "keras_adamax", "keras_adafactor",
            "keras_loss_scale", "keras_clip_by_norm", "keras_clip_by_global_norm",
