@@ -1,40 +1,56 @@
 """kerax: Keras-compatible deep learning that runs as pure JAX functions."""
-from kerax.version import __version__  # noqa: F401
+import contextlib as _contextlib
+import gc as _gc
 
-from kerax import config  # noqa: F401
-config._init_compilation_cache()  # JAX's persistent cache, per user (kerax.config)
-from kerax.variables import Variable  # noqa: F401
-from kerax import ops  # noqa: F401
-from kerax import backend  # noqa: F401
-from kerax import random  # noqa: F401
-from kerax import saving  # noqa: F401
-from kerax import utils  # noqa: F401
-from kerax.transforms import function, grad, value_and_grad  # noqa: F401
-from kerax import activations, constraints, initializers, regularizers  # noqa: F401
-from kerax import losses, metrics, optimizers  # noqa: F401
-from kerax import layers  # noqa: F401
-from kerax import models  # noqa: F401
-from kerax import distillation  # noqa: F401
-from kerax import callbacks, export, mixed_precision  # noqa: F401
-from kerax import preprocessing  # noqa: F401
-from kerax import distribution  # noqa: F401
-from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
-from kerax.models import Model, Sequential  # noqa: F401
-from kerax.losses import Loss  # noqa: F401
-from kerax.metrics import Metric  # noqa: F401
-from kerax import tree, dtype_policies  # noqa: F401,E402
-from kerax.dtype_policies import DTypePolicy, FloatDTypePolicy  # noqa: F401,E402
-from kerax import quantizers  # noqa: F401,E402
-from kerax.quantizers import Quantizer  # noqa: F401,E402
-from kerax.initializers import Initializer  # noqa: F401,E402
-from kerax.regularizers import Regularizer  # noqa: F401,E402
-from kerax.optimizers import Optimizer  # noqa: F401,E402
-from kerax.core.scope import StatelessScope, SymbolicScope  # noqa: F401,E402
-from kerax.core.naming import name_scope  # noqa: F401,E402
-from kerax.core.remat import RematScope, remat  # noqa: F401,E402
-import contextlib as _contextlib  # noqa: E402
+import jax as _jax  # first, with the collector as the user set it
 
-import jax as _jax  # noqa: E402
+# kerax's ~190 modules create many objects that live as long as the process
+# (classes, functions, registries): the cyclic garbage collector would scan
+# them over and over while they import (~50 ms of `import kerax`). It is
+# paused while they import and restored afterwards if it was on.
+_gc_was_enabled = _gc.isenabled()
+_gc.disable()
+try:
+    from kerax.version import __version__  # noqa: F401
+
+    from kerax import config  # noqa: F401
+    config._init_compilation_cache()  # JAX's persistent cache, per user (kerax.config)
+    from kerax.variables import Variable  # noqa: F401
+    from kerax import ops  # noqa: F401
+    from kerax import backend  # noqa: F401
+    from kerax import random  # noqa: F401
+    from kerax import saving  # noqa: F401
+    from kerax import utils  # noqa: F401
+    from kerax.transforms import function, grad, value_and_grad  # noqa: F401
+    from kerax import activations, constraints, initializers, regularizers  # noqa: F401
+    from kerax import losses, metrics, optimizers  # noqa: F401
+    from kerax import layers  # noqa: F401
+    from kerax import models  # noqa: F401
+    from kerax import distillation  # noqa: F401
+    from kerax import callbacks, export, mixed_precision  # noqa: F401
+    from kerax import preprocessing  # noqa: F401
+    from kerax import distribution  # noqa: F401
+    from kerax.layers import Input, KerasTensor, Layer  # noqa: F401
+    from kerax.models import Model, Sequential  # noqa: F401
+    from kerax.losses import Loss  # noqa: F401
+    from kerax.metrics import Metric  # noqa: F401
+    from kerax import tree, dtype_policies  # noqa: F401
+    from kerax.dtype_policies import DTypePolicy, FloatDTypePolicy  # noqa: F401
+    from kerax import quantizers  # noqa: F401
+    from kerax.quantizers import Quantizer  # noqa: F401
+    from kerax.initializers import Initializer  # noqa: F401
+    from kerax.regularizers import Regularizer  # noqa: F401
+    from kerax.optimizers import Optimizer  # noqa: F401
+    from kerax.core.scope import StatelessScope, SymbolicScope  # noqa: F401
+    from kerax.core.naming import name_scope  # noqa: F401
+    from kerax.core.remat import RematScope, remat  # noqa: F401
+    from kerax.layers.input_spec import InputSpec  # noqa: F401
+    from kerax.layers.operation import Operation  # noqa: F401
+    from kerax.models.functional import Function  # noqa: F401
+finally:
+    if _gc_was_enabled:
+        _gc.enable()
+    del _gc_was_enabled
 
 
 @_contextlib.contextmanager
@@ -48,13 +64,6 @@ def device(device_name):
         raise ValueError(f"device: no JAX device {device_name!r} ({e}).") from e
     with _jax.default_device(dev):
         yield
-
-
-
-
-from kerax.layers.input_spec import InputSpec  # noqa: F401,E402
-from kerax.layers.operation import Operation  # noqa: F401,E402
-from kerax.models.functional import Function  # noqa: F401,E402
 
 
 # Loaded on first use, so `import kerax` stays light: the model zoo, the

@@ -8,7 +8,6 @@ generator, reset by `kerax.utils.set_random_seed`).
 import random as _pyrandom
 
 import jax
-import jax.extend.random  # noqa: F401  (threefry2x32_p)
 import jax.numpy as jnp
 import numpy as np
 
@@ -147,11 +146,12 @@ _SQRT2 = np.float32(np.sqrt(2.0))
 def _sample_chunk(key, offset, a, b, kind):
     """`_CHUNK` float32 values, for flat indices offset, offset + 1, ... of a
     `kind` sample from `key` (raw uint32[2] threefry key data)."""
+    from jax.extend.random import threefry2x32_p  # jax.extend (with pallas) loads on use
     if kind == "truncated_normal":  # the range of jax.random.truncated_normal(key, -2, 2)
         a = jax.lax.erf(np.float32(-2.0) / _SQRT2)
         b = jax.lax.erf(np.float32(2.0) / _SQRT2)
     lo = offset + jax.lax.iota(jnp.uint32, _CHUNK)
-    b1, b2 = jax.extend.random.threefry2x32_p.bind(key[0], key[1], jnp.zeros_like(lo), lo)
+    b1, b2 = threefry2x32_p.bind(key[0], key[1], jnp.zeros_like(lo), lo)
     bits = (b1 ^ b2) >> np.uint32(32 - 23) | np.uint32(0x3F800000)
     u = jax.lax.bitcast_convert_type(bits, jnp.float32) - np.float32(1.0)
     u = jax.lax.max(a, u * (b - a) + a)  # uniform in [a, b), as jax.random.uniform

@@ -1,9 +1,6 @@
 """`RemoteMonitor`: POST each epoch's logs to an HTTP server (Keras 3's
 callback, on the standard library's urllib instead of `requests`)."""
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
 
 import numpy as np
@@ -48,6 +45,8 @@ class RemoteMonitor(Callback):
         self.send_as_json = send_as_json
 
     def _request(self, send):
+        import urllib.parse  # on use: `import kerax` does not need urllib.request
+        import urllib.request
         headers = dict(self.headers or {})
         if self.send_as_json:
             body = json.dumps(send, allow_nan=False).encode("utf-8")
@@ -59,6 +58,8 @@ class RemoteMonitor(Callback):
                                       method="POST")
 
     def on_epoch_end(self, epoch, logs=None):
+        import urllib.error  # on use: `import kerax` does not need urllib.request
+        import urllib.request
         send = {"epoch": epoch}
         for k, v in (logs or {}).items():
             send[k] = _plain(v)

@@ -43,6 +43,24 @@ def _contains_symbolic(value):
     return False
 
 
+class _Signature:
+    """`OpNode.signature` / `.call_signature` of a node class, read from its
+    op on first use and then stored on the class (inspect.signature over all
+    ~340 ops would cost several ms of `import kerax`)."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, cls):
+        if cls.fn is None:
+            return None
+        signature = inspect.signature(cls.fn)
+        cls.signature = signature  # class attributes from now on
+        cls.call_signature = signature.replace(parameters=[
+            p for p in signature.parameters.values() if p.name not in cls.constructor])
+        return getattr(cls, self.name)
+
+
 class OpNode(Operation):
     """One call of a kerax op on symbolic tensors (Keras' operation object).
 
@@ -54,8 +72,8 @@ class OpNode(Operation):
     op_key = None  # "numpy.add"
     fn = None  # the op itself (never a symbolic-dispatching wrapper)
     constructor = ()  # names of the arguments Keras passes to the constructor
-    signature = None  # the op's signature
-    call_signature = None  # ... without the constructor arguments
+    signature = _Signature()  # the op's signature
+    call_signature = _Signature()  # ... without the constructor arguments
 
     def __init__(self, name=None, **arguments):
         unknown = sorted(set(arguments) - set(self.constructor))
@@ -200,16 +218,12 @@ def _node_class(key, keras_module, class_name, constructor):
     submodule, name = key.split(".")
     wrapped = getattr(_MODULES[submodule], name)
     fn = getattr(wrapped, "__wrapped__", wrapped)
-    signature = inspect.signature(fn)
-    constructor = tuple(constructor.split())
-    call_signature = signature.replace(parameters=[
-        p for p in signature.parameters.values() if p.name not in constructor])
     base = _GetItem if key == "numpy.get_item" else OpNode
     module = ("keras.src.activations.activations" if keras_module == "activations"
               else f"keras.src.ops.{keras_module}")
     cls = type(class_name, (base,), {
-        "op_key": key, "fn": staticmethod(fn), "constructor": constructor,
-        "signature": signature, "call_signature": call_signature, "__module__": __name__,
+        "op_key": key, "fn": staticmethod(fn), "constructor": tuple(constructor.split()),
+        "__module__": __name__,
         "__doc__": f"`kerax.{'ops.' if submodule != 'activations' else ''}{key}` as a graph "
                    f"node (Keras' `{module}.{class_name}`)."})
     return module, cls

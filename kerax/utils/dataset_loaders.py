@@ -20,7 +20,6 @@ Images are read with Pillow (optional: `pip install pillow`), text as UTF-8,
 audio with the standard library's `wave` (PCM WAV).
 """
 import os
-import wave
 
 import numpy as np
 
@@ -399,6 +398,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
 def read_wav(path):
     """A PCM WAV file as `(float32 array (samples, channels) in [-1, 1), rate)`,
     scaled as `tf.audio.decode_wav` (16-bit: / 32768)."""
+    import wave  # on use: `import kerax` does not need it
     with wave.open(str(path), "rb") as f:
         channels, width, rate = f.getnchannels(), f.getsampwidth(), f.getframerate()
         raw = f.readframes(f.getnframes())

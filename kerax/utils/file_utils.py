@@ -3,11 +3,8 @@ then `cache_subdir`), check its hash, and optionally extract an archive safely."
 import hashlib
 import os
 import shutil
-import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 import warnings
 import zipfile
 
@@ -68,6 +65,7 @@ def extract_archive(file_path, path=".", archive_format="auto"):
     """Extract a tar or zip archive into `path`, skipping (with a warning) any
     member that would land outside it (absolute paths, `..`, escaping links).
     Returns True when the file was an archive of an allowed format."""
+    import tarfile  # on use: `import kerax` does not need it
     if archive_format is None:
         return False
     formats = ["tar", "zip"] if archive_format == "auto" else (
@@ -117,6 +115,8 @@ def _cache_root(cache_dir):
 def _download(origin, target):
     """Fetch `origin` to a temporary file next to `target`, renamed over it only
     when complete, with a progress bar when the size is known."""
+    import urllib.error  # on use: `import kerax` does not need urllib.request
+    import urllib.request
     bar = [None]
 
     def report(blocks, block_size, total):
