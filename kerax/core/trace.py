@@ -54,6 +54,7 @@ class Program:
 
     def __init__(self, closed, scope, out_tree, n_out):
         self.jaxpr = closed
+        self._call = None  # the recorded program as one call equation (_call_params)
         self.out_tree = out_tree
         self.n_out = n_out
         by_buffer = {id(buf): var for var, buf in scope.discovered.values()}
@@ -89,9 +90,28 @@ class Program:
     def run(self, values, consts, arrays):
         """Pure: `(values, consts, arrays) -> (output leaves, assigned values, losses)`."""
         ins = [values[i] if is_var else consts[i] for is_var, i in self._layout]
-        outs = jax.core.eval_jaxpr(self.jaxpr.jaxpr, ins, *arrays)
+        args = ins + list(arrays)
+        params = self._call_params(args)
+        if params is None:
+            outs = jax.core.eval_jaxpr(self.jaxpr.jaxpr, ins, *arrays)
+        else:
+            outs = _JIT_P[0].bind(*args, **params)
         n, k = self.n_out, len(self.assigned)
         return outs[:n], outs[n:n + k], outs[n + k:]
+
+    def _call_params(self, args):
+        """Inside a trace, the recorded program enters the caller's program as
+        ONE call equation (jit's own primitive), not replayed op by op: a
+        100-layer step costs a bind, not another trace of its ~20k
+        operations. None where that is not possible (concrete arguments: the
+        ops run one by one as before; a JAX whose call primitive differs)."""
+        if not any(isinstance(a, jax.core.Tracer) for a in args):
+            return None
+        if self._call is None:
+            self._call = _call_template(self.jaxpr, len(args))
+        if self._call is False:
+            return None
+        return self._call
 
     def body(self, carry, arrays, consts):
         """One step for `lax.scan`: `(carry, arrays) -> (new carry, outputs)`."""
@@ -127,6 +147,50 @@ class Program:
         """Store the assigned values returned by `run` into the Variables."""
         for i, val in zip(self.assigned, new_values):
             self.variables[i]._value = val
+
+
+_JIT_P = []  # jit's primitive, found on first use (False: not available)
+
+
+def _jit_primitive():
+    if not _JIT_P:
+        try:
+            from jax._src.pjit import jit_p  # what jax.extend.core.primitives exports
+        except ImportError:
+            try:
+                from jax._src.pjit import pjit_p as jit_p  # older JAX
+            except ImportError:
+                jit_p = False
+        _JIT_P.append(jit_p)
+    return _JIT_P[0]
+
+
+def _call_template(closed, n_in):
+    """The parameters that bind `closed` (its constants lifted to leading
+    inputs) as one jit call equation, taken from a real jit equation of this
+    JAX so they match its version; False if that cannot be done."""
+    jit_p = _jit_primitive()
+    if not jit_p:
+        return False
+    try:
+        eqns = jax.make_jaxpr(jax.jit(lambda a: a))(jax.numpy.float32(0)).jaxpr.eqns
+        if len(eqns) != 1 or eqns[0].primitive is not jit_p:
+            return False
+        params = dict(eqns[0].params)
+        jaxpr = closed.jaxpr
+        lifted = jaxpr.replace(constvars=[], invars=list(jaxpr.constvars) + list(jaxpr.invars))
+        n_out = len(jaxpr.outvars)
+        if n_in != len(lifted.invars):
+            return False
+        params.update(
+            jaxpr=type(closed)(lifted, []), name="kerax_step",
+            in_shardings=(params["in_shardings"][0],) * n_in,
+            out_shardings=(params["out_shardings"][0],) * n_out,
+            in_layouts=(None,) * n_in, out_layouts=(None,) * n_out,
+            donated_invars=(False,) * n_in)
+        return params
+    except Exception:  # noqa: BLE001  (any mismatch: replay op by op instead)
+        return False
 
 
 def _trace_once(fn, specs):

@@ -445,7 +445,7 @@ class EpochIterator:
       with `Block.n` the valid count (one program runs any count up to G), so
       the leftover group of an epoch is one dispatch; only a batch of another
       shape (the partial last batch) runs alone. `group` may be changed between
-      blocks (fit lowers it for slow steps).
+      blocks (the timed probe sizes it for slow steps).
 
     Either way every step sees exactly the batch it would see one step at a
     time. `steps` caps the number of batches.

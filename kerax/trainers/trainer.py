@@ -178,10 +178,11 @@ class Trainer:
 
         - None (the default): grouped. Consecutive batches run in one compiled
           loop, up to 128 per call (fewer when a step is slow, so that a call
-          takes about half a second and progress keeps moving; a step over
-          2 ms, whose dispatch cost is negligible, runs one per call), unless a
-          callback of that `fit`/`evaluate`/`predict` call overrides one of its
-          batch-level hooks (`on_train_batch_begin/end`, `on_batch_begin/end`,
+          takes about half a second and progress keeps moving; on CPU a
+          training step with a convolution runs one per call, since XLA's CPU
+          backend runs a convolution's gradient several times slower inside a
+          loop), unless a callback of that `fit`/`evaluate`/`predict` call
+          overrides one of its batch-level hooks (`on_train_batch_begin/end`, `on_batch_begin/end`,
           `on_test_batch_*`, `on_predict_batch_*`) without declaring
           `accepts_grouped_batches = True`: then one batch per call, as in
           Keras. Grouping changes no result: every step sees the same batch
@@ -508,7 +509,10 @@ class Trainer:
             return max(1, int(k)), None
         if k is None and callbacks.needs_every_batch(mode):
             return 1, None
-        if st.group_cap.get(mode) == 1:  # measured: slow steps run one per call
+        if st.group_cap.get(mode) == 0:  # a training step with convolutions on CPU
+            return 1, None
+        if mode == "train" and st.group_cap.get(mode) is None and self._loop_slows(data):
+            st.group_cap[mode] = 0
             return 1, None
         if data.kind == "arrays" and not data.streams():
             # batches gathered on the device: only the (size, batch) index
@@ -540,14 +544,30 @@ class Trainer:
         total = sum(np.dtype(a.dtype).itemsize * int(np.prod(np.shape(a)))
                     for a in jax.tree_util.tree_leaves(first) if hasattr(a, "dtype"))
         if mode == "predict":
-            struct = jax.tree_util.tree_map(
-                lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), first)
-            engine = self._engine(mode)
-            with self._trainer_state.trace_lock:
-                program = engine._program(struct)  # traced once, reused by the compile
+            program = self._step_program(mode, first)
             total += sum(int(np.prod(a.shape)) * a.dtype.itemsize
                          for a in program.jaxpr.out_avals[:program.n_out])
         return total * max(1, getattr(data, "batch_size", b) or b) // b
+
+    def _step_program(self, mode, batch):
+        """The engine's traced step for batches shaped like `batch` (traced
+        once, reused when the engine compiles)."""
+        struct = jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), batch)
+        with self._trainer_state.trace_lock:
+            return self._engine(mode)._program(struct)
+
+    def _loop_slows(self, data):
+        """Whether the training step runs slower inside a compiled loop than
+        one per dispatch. On XLA's CPU backend a convolution's gradient does
+        (measured on the 2-core CPU host, ms per step one per dispatch vs in a
+        loop: Conv1D 0.5 vs 4.1, Conv2D 2.8 vs 9.4; dense, recurrent and
+        100-layer steps were as fast or faster in a loop): such steps run one
+        per dispatch there."""
+        if jax.default_backend() != "cpu" or data.kind != "arrays":
+            return False
+        program = self._step_program("train", data.first_batch())
+        return _uses_primitive(program.jaxpr.jaxpr, "conv_general_dilated")
 
     def _run_epoch(self, mode, data, callbacks, rng, steps_limit=None, on_outputs=None):
         """Run one pass over `data` (one dispatch per block of steps); calls the
@@ -567,7 +587,7 @@ class Trainer:
         probe = size is not None and st.group_cap.get(mode) is None
         if size is not None:
             blocks.group = 1 if probe else min(size, st.group_cap[mode])
-        grouped_seen, best, timed = 0, None, 0
+        grouped_seen, best = 0, None
         read_outputs = mode == "predict" and callbacks.reads_batch_outputs("predict")
         pending, pending_bytes = [], 0
         logs = None
@@ -579,25 +599,16 @@ class Trainer:
             if block.n is not None:
                 grouped_seen += 1
                 if probe and grouped_seen >= 2:
+                    # slow steps get small groups (still the one program: a
+                    # switch to another would cost a compile)
                     jax.block_until_ready(out)
                     per_step = (time.perf_counter() - t0) / block.n
                     best = per_step if best is None else min(best, per_step)
-                    timed += 1
-                    # a slow single step is confirmed on another (a first one may lag)
-                    if not (best > SLOW_STEP and timed < 3 and blocks.group == 1):
-                        cap = max(1, _pow2_floor(int(GROUP_SECONDS / max(best, 1e-7))))
-                        if best > SLOW_STEP:
-                            # the dispatch is a small part of a slow step, and on CPU a
-                            # loop copies a large state carry per step: one per call
-                            cap = 1
-                        st.group_cap[mode] = cap
-                        if cap <= blocks.group or blocks.group >= size or grouped_seen >= 5:
-                            probe = False
-                        if cap == 1:  # from now on the plain one-step program
-                            blocks.size = blocks.group = None
-                            probe = False
-                        else:
-                            blocks.group = min(size, cap)
+                    cap = max(1, _pow2_floor(int(GROUP_SECONDS / max(best, 1e-7))))
+                    st.group_cap[mode] = cap
+                    if cap <= blocks.group or blocks.group >= size or grouped_seen >= 5:
+                        probe = False
+                    blocks.group = min(size, cap)
                 if mode == "predict":
                     rows = slice(block.start, block.start + block.n)
                     if read_outputs:  # a callback may read them: host arrays now
@@ -1060,7 +1071,28 @@ PENDING_BYTES = 256 << 20  # predict outputs kept on the device before copying t
 # batches, 12.8 MB, per dispatch ran evaluate ~1.5x slower than 32 batches)
 GROUP_BYTES = 4 << 20
 GROUP_SECONDS = 0.5
-SLOW_STEP = 2e-3  # seconds: slower steps run one per dispatch
+
+
+def _uses_primitive(jaxpr, name):
+    """Whether `jaxpr` or one of its inner jaxprs (loops, conds, calls, custom
+    gradients) applies the primitive `name`."""
+    stack, seen = [jaxpr], set()
+    while stack:
+        j = stack.pop()
+        if id(j) in seen:
+            continue
+        seen.add(id(j))
+        for eqn in j.eqns:
+            if eqn.primitive.name == name:
+                return True
+            for p in eqn.params.values():
+                for v in p if isinstance(p, (list, tuple)) else (p,):
+                    inner = getattr(v, "jaxpr", None)
+                    if inner is not None and hasattr(inner, "eqns"):
+                        stack.append(inner)
+                    elif hasattr(v, "eqns"):
+                        stack.append(v)
+    return False
 
 
 def _pow2_ceil(n):

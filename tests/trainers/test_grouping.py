@@ -68,8 +68,6 @@ class EveryBatch(kerax.callbacks.Callback):
 
 def test_default_groups_dispatches_ceil_steps_over_k(data, monkeypatch):
     x, y = data
-    # the rule itself, whatever the machine's load: no step counts as slow here
-    monkeypatch.setattr(trainer_mod, "SLOW_STEP", 10.0)
     model = make_model()
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)  # compiles, measures the cap
     k = min(trainer_mod.MAX_GROUP, model._trainer_state.group_cap["train"])
@@ -188,20 +186,53 @@ def test_compile_config_stores_keras_default(tmp_path, data):
             loss="mse", steps_per_execution=0)
 
 
-def test_slow_steps_run_one_per_dispatch(data, monkeypatch):
-    """A step measured slower than SLOW_STEP runs one per dispatch (the
-    dispatch is negligible next to it; a loop would copy a large state carry
-    on CPU). Forced here by lowering the threshold."""
+def test_slow_steps_get_small_groups_of_the_same_program(data, monkeypatch):
+    """A step measured slow gets groups small enough for a dispatch to take
+    about GROUP_SECONDS (here 1: the target forced to nothing), run by the one
+    grouped program (no second compile), with the same result."""
     x, y = data
-    monkeypatch.setattr(trainer_mod, "SLOW_STEP", 0.0)
+    monkeypatch.setattr(trainer_mod, "GROUP_SECONDS", 1e-9)
     model = make_model()
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
     assert model._trainer_state.group_cap["train"] == 1
     counter = Dispatches(monkeypatch)
     model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
     assert counter.take()["train"] == 2 * STEPS
+    # one program for the full batches (the grouped one), one for the partial batch
+    assert len(model._trainer_state.engines["train"]._compiled) == 2
     single = make_model(1)
     single.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)
+    for a, b in zip(model.get_weights(), single.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def make_conv_model(spe="default"):
+    kerax.utils.set_random_seed(5)
+    model = kerax.Sequential([
+        kerax.Input((6, 1)), kerax.layers.Conv1D(4, 3, activation="relu"),
+        kerax.layers.GlobalAveragePooling1D(), kerax.layers.Dense(1)])
+    kwargs = {} if spe == "default" else {"steps_per_execution": spe}
+    model.compile(optimizer="adam", loss="mse", **kwargs)
+    return model
+
+
+@pytest.mark.skipif(kerax.backend.backend() != "jax" or
+                    __import__("jax").default_backend() != "cpu", reason="a CPU rule")
+def test_conv_training_steps_run_one_per_dispatch_on_cpu(data, monkeypatch):
+    """On XLA's CPU backend a convolution's gradient runs several times
+    slower inside a compiled loop: fit runs such steps one per dispatch (the
+    plain one-step program); evaluate and predict (no gradient) stay grouped."""
+    x, y = data
+    x = x[..., None]
+    model = make_conv_model()
+    counter = Dispatches(monkeypatch)
+    model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
+    assert model._trainer_state.group_cap["train"] == 0
+    assert counter.take()["train"] == 2 * STEPS
+    model.evaluate(x, y, batch_size=BATCH, verbose=0)
+    assert counter.take()["test"] < STEPS
+    single = make_conv_model(1)
+    single.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)
     for a, b in zip(model.get_weights(), single.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
