@@ -57,11 +57,30 @@ def _select(pred, new, old):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
+def _per_dtype(fn):
+    """`fn(dtype)` computed once per dtype (a cache for one update's trace)."""
+    memo = {}
+
+    def get(dtype):
+        if dtype not in memo:
+            memo[dtype] = fn(dtype)
+        return memo[dtype]
+    return get
+
+
 def _moments(updates, mu, nu, beta_1, beta_2):
     """Keras' first and second moment updates: `m += (g - m) * (1 - b1)`,
-    `v += (g^2 - v) * (1 - b2)`."""
+    `v += (g^2 - v) * (1 - b2)`, in the moments' dtype. Written with lax
+    primitives (one bind each, no jnp wrapper), as a model's hundreds of
+    variables each pay every operation at trace time."""
+    lax = jax.lax
+    consts = _per_dtype(lambda d: (jnp.asarray(1 - beta_1, d), jnp.asarray(1 - beta_2, d)))
+
     def one(g, m, v):
-        return m + (g - m) * (1 - beta_1), v + (jnp.square(g) - v) * (1 - beta_2)
+        c1, c2 = consts(m.dtype)
+        g = g if g.dtype == m.dtype else lax.convert_element_type(g, m.dtype)
+        return (lax.add(m, lax.mul(lax.sub(g, m), c1)),
+                lax.add(v, lax.mul(lax.sub(lax.mul(g, g), v), c2)))
 
     return _unzip(updates, jax.tree.map(one, updates, mu, nu), 2)
 
@@ -105,11 +124,18 @@ def keras_adam(beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False):
             nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
             denom_v = nu_max
 
+        def scale_and_eps(dtype):  # once per dtype, not per variable
+            t = _step(state.count, dtype)
+            scale = jnp.sqrt(1 - jnp.power(jnp.asarray(beta_2, dtype), t)) / (
+                1 - jnp.power(jnp.asarray(beta_1, dtype), t))
+            return scale, jnp.asarray(epsilon, dtype)
+
+        consts = _per_dtype(scale_and_eps)
+
         def direction(m, v):
-            t = _step(state.count, m.dtype)
-            scale = jnp.sqrt(1 - jnp.power(jnp.asarray(beta_2, m.dtype), t)) / (
-                1 - jnp.power(jnp.asarray(beta_1, m.dtype), t))
-            return m * scale / (jnp.sqrt(v) + epsilon)
+            scale, eps = consts(m.dtype)
+            lax = jax.lax
+            return lax.div(lax.mul(m, scale), lax.add(lax.sqrt(v), eps))
 
         out = jax.tree.map(direction, mu, denom_v)
         count = optax.safe_increment(state.count)
