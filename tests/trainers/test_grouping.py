@@ -16,6 +16,13 @@ STEPS = math.ceil(N / BATCH)
 FULL = N // BATCH
 
 
+@pytest.fixture(autouse=True)
+def group_short_calls(monkeypatch):
+    """These calls are short (13 steps an epoch): group them anyway, the rule
+    under test (test_short_calls_run_one_step_per_dispatch restores it)."""
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(0)
@@ -247,3 +254,22 @@ def test_predict_outputs_copied_out_early_past_the_device_budget(data, monkeypat
     got = model.predict(x, batch_size=BATCH, verbose=0)
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert got.shape == (N, 1)
+
+
+def test_short_calls_run_one_step_per_dispatch(data, monkeypatch):
+    """A call with fewer than MIN_GROUPED_STEPS steps (all epochs together)
+    runs one step per dispatch: the loop program would cost more compile time
+    than grouping saves. A call with more is grouped."""
+    x, y = data
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 3 * STEPS)
+    model = make_model()
+    counter = Dispatches(monkeypatch)
+    model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0)  # 2 * STEPS steps: short
+    model.evaluate(x, y, batch_size=BATCH, verbose=0)
+    model.predict(x, batch_size=BATCH, verbose=0)
+    assert counter.take() == {"train": 2 * STEPS, "test": STEPS, "predict": STEPS}
+    model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)  # 3 * STEPS: grouped
+    assert counter.take()["train"] < 3 * STEPS
+    # fit's validation passes count together: 3 passes of STEPS batches
+    model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, validation_data=(x, y))
+    assert counter.take()["test"] < 3 * STEPS
