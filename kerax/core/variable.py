@@ -430,13 +430,18 @@ class Variable:
                     "`kerax.function` (which threads Variable state through the "
                     "compiled program), or use `model.stateless_call` / "
                     "`kerax.variables.pure` to get a pure function of the values.")
+            shared = value is original
             if self._placed is not None:
                 if not _same_sharding(value, self._placed):
                     # placed by a distribution: the new value keeps the layout
+                    # (from a device array its shards may alias the source's
+                    # buffers, which other variables may hold too: shared)
+                    shared = shared or isinstance(value, jax.Array)
                     value = jax.device_put(value, self._placed)
             elif isinstance(value, np.ndarray):
                 value = host_to_device(value)
-            self._shared = value is original
+                shared = False
+            self._shared = shared
             self._value = value
         return self
 

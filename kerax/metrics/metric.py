@@ -41,6 +41,30 @@ from kerax.core.dtypes import standardize_dtype
 from kerax.core.naming import auto_name, to_snake_case
 from kerax.variables import Variable, pure
 
+_ZEROS = {}  # (shape, dtype) -> a zeros array on the device, for small metric states
+_ZEROS_MAX = 4096  # elements: larger states are made afresh
+
+
+def zeros_of(shape, dtype):
+    """Zeros of `shape` and `dtype`, for a metric's reset: one shared,
+    immutable device array per small (shape, dtype), so resetting a model's
+    metrics before each evaluate dispatches nothing. (A Variable given an
+    array it did not make copies it before a training step donates it.)
+
+    >>> import numpy as np
+    >>> z = zeros_of((2,), "float32")
+    >>> z is zeros_of((2,), "float32"), np.asarray(z).tolist()
+    (True, [0.0, 0.0])
+    """
+    shape = tuple(int(d) for d in shape)
+    key = (shape, str(dtype))
+    found = _ZEROS.get(key)
+    if found is None:
+        found = jnp.zeros(shape, dtype)
+        if found.size <= _ZEROS_MAX:
+            _ZEROS[key] = found
+    return found
+
 # auto_name, to_snake_case and standardize_dtype are kerax.core's, re-exported
 # for the modules that import them from here.
 __all__ = ["Metric", "auto_name", "to_snake_case", "standardize_dtype"]
@@ -197,7 +221,7 @@ class Metric:
         for v in own:
             initial = init.get(id(v))
             if initial is None:
-                initial = jnp.zeros(v.shape, v.dtype)
+                initial = zeros_of(v.shape, v.dtype)
             v.assign(initial)
         for m in metrics:
             m.reset_state()

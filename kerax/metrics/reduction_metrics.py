@@ -4,7 +4,7 @@ import jax.numpy as jnp
 
 from kerax.losses.loss import apply_mask
 from kerax.losses.losses import call_with_mask
-from kerax.metrics.metric import Metric
+from kerax.metrics.metric import Metric, zeros_of
 from kerax.metrics.metrics_utils import (
     broadcast_sample_weight, divide_no_nan, squeeze_or_expand_to_same_rank, to_array)
 from kerax.registry import (
@@ -51,7 +51,7 @@ class Sum(Metric):
         self.total.assign(self.total.value + jnp.sum(values))
 
     def reset_state(self):
-        self.total.assign(jnp.zeros((), self.total.dtype))
+        self.total.assign(zeros_of((), self.total.dtype))
 
     def result(self):
         return self.total.value.astype(self.dtype)
@@ -89,8 +89,8 @@ class Mean(Metric):
         self.count.assign(self.count.value + count)
 
     def reset_state(self):
-        self.total.assign(jnp.zeros((), self.total.dtype))
-        self.count.assign(jnp.zeros((), self.count.dtype))
+        self.total.assign(zeros_of((), self.total.dtype))
+        self.count.assign(zeros_of((), self.count.dtype))
 
     def result(self):
         return divide_no_nan(self.total.value, self.count.value.astype(self.dtype))

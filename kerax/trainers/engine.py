@@ -57,7 +57,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from kerax.core.trace import trace
 from kerax.distribution import distribution
 
-__all__ = ["StepEngine", "DeviceArrays"]
+__all__ = ["StepEngine", "DeviceArrays", "Staging"]
 
 
 def _signature(tree):
@@ -140,6 +140,84 @@ class DeviceArrays:
         return self._placed[1]
 
 
+ALIGN = 64  # bytes: XLA's CPU client uses a NumPy buffer this aligned without a copy
+STAGE_MIN_BYTES = 64 << 10  # smaller batches are copied by the transfer itself, cheaply
+
+
+class Staging:
+    """Aligned host buffers, reused over one pass, that misaligned NumPy
+    batches are copied into before their dispatch.
+
+    XLA's CPU client reads a 64-byte-aligned NumPy array in place and copies
+    any other one into freshly allocated memory on every dispatch; NumPy's
+    large arrays usually start 16 bytes past a page, so every group of
+    batches paid an allocation and a copy into cold memory (measured: a
+    31 MB array 14 ms misaligned against 8 us aligned; predict over 10k
+    MNIST rows 1.25x slower than from an aligned array). Copying each group
+    into one of `slots` reused aligned buffers costs a warm memcpy that
+    overlaps the previous group's computation. A buffer is reused only after
+    the dispatch that read it has finished (its outputs are ready), so a
+    running program never sees its input change.
+
+    >>> import numpy as np
+    >>> st = Staging()
+    >>> a = np.arange(40000, dtype=np.float32)[1:].reshape(3, 13333)
+    >>> b = st.stage({"x": a})["x"]
+    >>> b.ctypes.data % 64, bool((b == a).all())
+    (0, True)
+    """
+
+    def __init__(self, slots=3):
+        self.slots = [[{}, None] for _ in range(max(2, slots))]
+        self.turn = 0
+        self._current = None
+
+    @staticmethod
+    def _misaligned(a):
+        return (isinstance(a, np.ndarray) and a.nbytes >= STAGE_MIN_BYTES
+                and (a.ctypes.data % ALIGN or not a.flags.c_contiguous))
+
+    def stage(self, batches):
+        """`batches` with each large misaligned NumPy leaf copied into an
+        aligned buffer of the next slot (waiting for that slot's last dispatch)."""
+        leaves, treedef = jax.tree_util.tree_flatten(batches)
+        if not any(self._misaligned(a) for a in leaves):
+            self._current = None
+            return batches
+        slot = self.slots[self.turn % len(self.slots)]
+        self.turn += 1
+        if slot[1] is not None:
+            jax.block_until_ready(slot[1])  # the dispatch that read this slot is done
+            slot[1] = None
+        out = []
+        for i, a in enumerate(leaves):
+            if self._misaligned(a):
+                buf = slot[0].get(i)
+                if buf is None or buf.shape != a.shape or buf.dtype != a.dtype:
+                    raw = np.empty(a.nbytes + ALIGN, np.uint8)
+                    off = (-raw.ctypes.data) % ALIGN
+                    buf = slot[0][i] = raw[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
+                np.copyto(buf, a)
+                a = buf
+            out.append(a)
+        self._current = slot
+        return jax.tree_util.tree_unflatten(treedef, out)
+
+    def dispatched(self, outputs):
+        """Record the outputs of the dispatch that read the staged buffers."""
+        if self._current is not None:
+            self._current[1] = outputs
+            self._current = None
+
+    def done(self):
+        """The pass is over: wait for the dispatches still reading buffers
+        (so the next pass may reuse them) and forget their outputs."""
+        for slot in self.slots:
+            if slot[1] is not None:
+                jax.block_until_ready(slot[1])
+                slot[1] = None
+
+
 def _batch_axis_size(dist):
     return dist.device_mesh.axis_size(dist.batch_dim_name)
 
@@ -216,6 +294,21 @@ class StepEngine:
         self._lock = lock if lock is not None else threading.RLock()
         self._steps = {}     # batch signature -> Program
         self._compiled = {}  # (kind, k, signature) -> (jitted run, Program)
+        self._staging = []   # idle Staging buffers, kept warm between passes
+        self._staging_lock = threading.Lock()
+
+    def staging(self):
+        """A `Staging` for one pass (a warm one from earlier passes if idle:
+        fresh memory costs page faults on every first touch); give it back
+        with `release_staging`."""
+        with self._staging_lock:
+            return self._staging.pop() if self._staging else Staging()
+
+    def release_staging(self, staging):
+        staging.done()
+        with self._staging_lock:
+            if not self._staging:  # one idle set kept: at most slots x a group's bytes
+                self._staging.append(staging)
 
     def _program(self, batch_struct):
         """The step's Program for this batch signature (traced once)."""
@@ -314,7 +407,8 @@ class StepEngine:
         carry, outs = jax.lax.fori_loop(span[0], span[1], body, (carry, outs))
         return carry, program.unflatten(outs)
 
-    def _run(self, compiled, *data):
+    def _run(self, compiled, *data, written=None):
+        """Dispatch; `written`, a list, receives the new state buffers too."""
         run, program, pick_assigned, pick_held = compiled
         _DISPATCH.acquire(self.donate)
         try:
@@ -322,6 +416,8 @@ class StepEngine:
             new_values, out = run(pick_assigned(values), pick_held(values),
                                   program.consts, *data)
             program.write_back(new_values)
+            if written is not None:
+                written.append(new_values)
         finally:
             _DISPATCH.release(self.donate)
         return out
@@ -379,13 +475,23 @@ class StepEngine:
         values = program.values()
         return run.lower(pick_assigned(values), pick_held(values), program.consts, arrays, idx)
 
-    def run_batches(self, batches, n=None, start=0):
+    def run_batches(self, batches, n=None, start=0, staging=None):
         """Run one step per leading-axis entry of `batches` (stacked batches);
         with `n`, only entries `start` to `start + n - 1` (one program for
-        every `n`)."""
+        every `n`). `staging`: a `Staging` that large misaligned NumPy
+        batches are copied through (the caller's, for one pass)."""
         dist = distribution()
         if dist is not None:
             batches = _place_stacked(dist, batches)
+        elif staging is not None:  # one pass's, used by one thread
+            batches = staging.stage(batches)
+            written = []
+            out = self._run_stacked(batches, n, start, dist, written)
+            staging.dispatched((out, written))
+            return out
+        return self._run_stacked(batches, n, start, dist)
+
+    def _run_stacked(self, batches, n, start, dist, written=None):
         k = int(jax.tree_util.tree_leaves(batches)[0].shape[0])
         struct = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(tuple(a.shape[1:]), a.dtype), batches)
@@ -393,8 +499,9 @@ class StepEngine:
         compiled = self._compiled.get(key) or self._get(key, lambda: struct, k, gather=False,
                                                         dist=dist)
         if n is None:
-            return self._run(compiled, batches)
-        return self._run(compiled, batches, np.array([start, start + n], np.int32))
+            return self._run(compiled, batches, written=written)
+        return self._run(compiled, batches, np.array([start, start + n], np.int32),
+                         written=written)
 
     def run_eager(self, batch):
         """One step, eagerly (`run_eagerly=True`)."""

@@ -48,9 +48,9 @@ class Dispatches:
         self.counts = {}
         real = StepEngine._run
 
-        def counted(engine, *args):
+        def counted(engine, *args, **kwargs):
             self.counts[engine.name] = self.counts.get(engine.name, 0) + 1
-            return real(engine, *args)
+            return real(engine, *args, **kwargs)
         monkeypatch.setattr(StepEngine, "_run", counted)
 
     def take(self):
