@@ -189,11 +189,18 @@ class ArrayData:
 
     def on_device(self):
         """The arrays on the device, padded to `padded_rows` rows, as a
-        `DeviceArrays` (made once, kept until `release`)."""
+        `DeviceArrays` (made once, kept until `release`). In one ordered pass
+        (evaluate, predict) over arrays already on the device (`jax.Array`s)
+        they are read in place, unpadded: no copy, at the price of a program
+        per array length."""
         if self.device_data is None:
-            rows = padded_rows(self.num_samples, self.batch_size)
-            self.device_data = DeviceArrays(
-                jax.tree_util.tree_map(lambda a: _pad_rows(a, rows), self.data))
+            leaves = jax.tree_util.tree_leaves(self.data)
+            if self.stream and leaves and all(isinstance(a, jax.Array) for a in leaves):
+                self.device_data = DeviceArrays(self.data)
+            else:
+                rows = padded_rows(self.num_samples, self.batch_size)
+                self.device_data = DeviceArrays(
+                    jax.tree_util.tree_map(lambda a: _pad_rows(a, rows), self.data))
         return self.device_data
 
     def release(self):

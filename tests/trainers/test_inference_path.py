@@ -4,6 +4,7 @@ place), with results equal to a NumPy forward pass whatever the alignment,
 however many times the buffers are reused; metric resets share zero buffers
 that a later training step's donation does not destroy."""
 import numpy as np
+from jax.tree_util import tree_leaves as jax_leaves
 import pytest
 
 import kerax
@@ -103,4 +104,28 @@ def test_shared_zero_buffers_survive_training(setup):
     model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)  # donates the metric state
     assert float(np.asarray(zeros_of((), "float32"))) == 0.0
     loss, acc = model.evaluate(x, y, batch_size=BATCH, verbose=0)
+    np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
+
+
+def test_device_arrays_are_read_in_place(setup, monkeypatch):
+    """jax.Array inputs to evaluate/predict are read where they are (no
+    padded device copy); the results equal NumPy's."""
+    import jax.numpy as jnp
+    from kerax.trainers import data_adapter as da
+    model, x, y = setup
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+    xd, yd = jnp.asarray(x), jnp.asarray(y)
+    seen = []
+    real = da.ArrayData.on_device
+
+    def on_device(self):
+        out = real(self)
+        seen.append(out.arrays)
+        return out
+    monkeypatch.setattr(da.ArrayData, "on_device", on_device)
+    np.testing.assert_allclose(model.predict(xd, batch_size=BATCH, verbose=0),
+                               numpy_forward(model, x), rtol=1e-5, atol=1e-6)
+    assert seen and jax_leaves(seen[-1])[0] is xd
+    loss, acc = model.evaluate(xd, yd, batch_size=BATCH, verbose=0)
+    assert jax_leaves(seen[-1])[0] is xd and jax_leaves(seen[-1])[1] is yd
     np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
