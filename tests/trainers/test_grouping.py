@@ -273,3 +273,22 @@ def test_short_calls_run_one_step_per_dispatch(data, monkeypatch):
     # fit's validation passes count together: 3 passes of STEPS batches
     model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, validation_data=(x, y))
     assert counter.take()["test"] < 3 * STEPS
+
+
+@pytest.mark.skipif(__import__("jax").default_backend() != "cpu", reason="a CPU rule")
+def test_conv_training_steps_from_a_generator_run_one_per_dispatch_on_cpu(data, monkeypatch):
+    x, y = data
+    x = x[..., None]
+
+    class Batches(kerax.utils.PyDataset):
+        def __len__(self):
+            return STEPS
+
+        def __getitem__(self, i):
+            return x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
+
+    model = make_conv_model()
+    counter = Dispatches(monkeypatch)
+    model.fit(Batches(), epochs=2, verbose=0)
+    assert model._trainer_state.group_cap["train"] == 0
+    assert counter.take()["train"] == 2 * STEPS
