@@ -306,9 +306,12 @@ def report(rows, args, n):
                 verdicts.append(f"{MODELS[kind]}: {label.split(' (')[0]} <= "
                                 f"{TARGETS[target]:.2f}x the limit: {ratio:.2f}x, "
                                 f"target met: {met}")
+            def num(v, fmt):
+                return "-" if v != v else format(v, fmt)  # NaN: not measured
             lines.append(
                 f"| {kind} | {label} | {lim * scale:.4g} | {loop} | {val * scale:.4g} | "
-                f"{kv * scale:.4g} | {ratio:.2f} | {kv / lim:.2f} | {val / kv:.2f} | "
+                f"{num(kv * scale, '.4g')} | {ratio:.2f} | {num(kv / lim, '.2f')} | "
+                f"{num(val / kv, '.2f')} | "
                 f"{'<= %.2f' % TARGETS[target] if target else '-'} | {met} |")
     table = "\n".join(lines)
     checks = []
