@@ -549,13 +549,27 @@ class Layer:
 
     @property
     def metrics(self):
-        out = []
-        seen = set()
-        for layer in self._flatten_layers():
-            for m in layer._direct_metrics():
-                if id(m) not in seen:
-                    seen.add(id(m))
-                    out.append(m)
+        """The metrics of this layer and its sublayers (depth first, each
+        layer's own before its sublayers'), each once. One walk over each
+        layer's attributes finds both its metrics and its sublayers."""
+        out, seen, visited = [], set(), set()
+
+        def visit(layer):
+            if id(layer) in visited:
+                return
+            visited.add(id(layer))
+            children = []
+            for item in tracking.collect(layer, lambda v: isinstance(v, Layer) or _is_metric(v)):
+                if isinstance(item, Layer):
+                    if item is not layer:
+                        children.append(item)
+                elif id(item) not in seen:
+                    seen.add(id(item))
+                    out.append(item)
+            for child in children:
+                visit(child)
+
+        visit(self)
         return out
 
     @property

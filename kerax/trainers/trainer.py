@@ -791,6 +791,9 @@ class Trainer:
         x, y, _ = da.unpack_x_y_sample_weight(data.first_batch())
         loss, metrics = getattr(self, "_loss", None), getattr(self, "_compile_metrics", None)
         pending = [c for c in (loss, metrics) if c is not None and not c.built and y is not None]
+        opt = getattr(self, "optimizer", None) if optimizer else None
+        if not pending and self.__dict__.get("built") and (opt is None or opt.built):
+            return  # a model that ran before: nothing to build (no walk over its layers)
 
         def spec(a):
             dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
@@ -818,7 +821,6 @@ class Trainer:
 
             jax.eval_shape(forward, jax.tree_util.tree_map(spec, x),
                            None if y is None else jax.tree_util.tree_map(spec, y))
-        opt = getattr(self, "optimizer", None) if optimizer else None
         if opt is not None and not opt.built and self.trainable_variables:
             opt.build(self.trainable_variables)
 
