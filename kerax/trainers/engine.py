@@ -174,7 +174,8 @@ class Staging:
 
     @staticmethod
     def _misaligned(a):
-        return (isinstance(a, np.ndarray) and a.nbytes >= STAGE_MIN_BYTES
+        return (isinstance(a, np.ndarray) and a.dtype.kind in "biufc"
+                and a.nbytes >= STAGE_MIN_BYTES
                 and (a.ctypes.data % ALIGN or not a.flags.c_contiguous))
 
     def stage(self, batches):

@@ -129,3 +129,14 @@ def test_device_arrays_are_read_in_place(setup, monkeypatch):
     loss, acc = model.evaluate(xd, yd, batch_size=BATCH, verbose=0)
     assert jax_leaves(seen[-1])[0] is xd and jax_leaves(seen[-1])[1] is yd
     np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
+
+
+def test_staging_leaves_non_numeric_arrays_alone(setup):
+    model, _, _ = setup
+    st = model._engine("predict").staging()
+    strings = np.array(["a"] * 40000, dtype=object).reshape(4, 10000)
+    ints = aligned(np.arange(40000, dtype=np.int32), 16).reshape(4, 10000)
+    out = st.stage({"s": strings, "i": ints})
+    assert out["s"] is strings  # object arrays are not raw memory to copy
+    assert out["i"].ctypes.data % 64 == 0 and np.array_equal(out["i"], ints)
+    st.done()
