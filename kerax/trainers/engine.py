@@ -219,6 +219,11 @@ class Staging:
                 slot[1] = None
 
 
+_STAGING_POOL = []  # idle Staging sets, warm, shared by all engines
+_STAGING_LOCK = threading.Lock()
+_STAGING_IDLE = 2
+
+
 def _batch_axis_size(dist):
     return dist.device_mesh.axis_size(dist.batch_dim_name)
 
@@ -295,21 +300,23 @@ class StepEngine:
         self._lock = lock if lock is not None else threading.RLock()
         self._steps = {}     # batch signature -> Program
         self._compiled = {}  # (kind, k, signature) -> (jitted run, Program)
-        self._staging = []   # idle Staging buffers, kept warm between passes
-        self._staging_lock = threading.Lock()
 
-    def staging(self):
-        """A `Staging` for one pass (a warm one from earlier passes if idle:
-        fresh memory costs page faults on every first touch); give it back
-        with `release_staging`."""
-        with self._staging_lock:
-            return self._staging.pop() if self._staging else Staging()
+    @staticmethod
+    def staging():
+        """A `Staging` for one pass: a warm one from earlier passes when one
+        is idle (fresh memory costs a page fault on every first touch); give
+        it back with `release_staging`. The idle ones are shared by every
+        model of the process, at most `_STAGING_IDLE` of them (each holds at
+        most its slots x a group's bytes)."""
+        with _STAGING_LOCK:
+            return _STAGING_POOL.pop() if _STAGING_POOL else Staging()
 
-    def release_staging(self, staging):
+    @staticmethod
+    def release_staging(staging):
         staging.done()
-        with self._staging_lock:
-            if not self._staging:  # one idle set kept: at most slots x a group's bytes
-                self._staging.append(staging)
+        with _STAGING_LOCK:
+            if len(_STAGING_POOL) < _STAGING_IDLE:
+                _STAGING_POOL.append(staging)
 
     def _program(self, batch_struct):
         """The step's Program for this batch signature (traced once)."""

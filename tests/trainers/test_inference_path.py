@@ -84,8 +84,9 @@ def test_predict_and_evaluate_equal_numpy_whatever_the_alignment(setup, monkeypa
     np.testing.assert_array_equal(xs, x)  # the caller's array is untouched
 
 
-def test_staging_buffers_are_aligned_and_reused(setup):
+def test_staging_buffers_are_aligned_and_reused(setup, monkeypatch):
     model, x, y = setup
+    monkeypatch.setattr(engine_mod, "_STAGING_POOL", [])  # no idle sets from other tests
     eng = model._engine("predict")
     st = eng.staging()
     a = aligned(x, 16)[:512].reshape(32, BATCH, D)
@@ -96,6 +97,8 @@ def test_staging_buffers_are_aligned_and_reused(setup):
     again = eng.staging()
     assert again is st  # warm buffers kept between passes
     eng.release_staging(again)
+    other = model._engine("test").staging()
+    assert other is st  # and shared by the engines of every model
 
 
 def test_shared_zero_buffers_survive_training(setup):
