@@ -178,9 +178,12 @@ class Staging:
                 and a.nbytes >= STAGE_MIN_BYTES
                 and (a.ctypes.data % ALIGN or not a.flags.c_contiguous))
 
-    def stage(self, batches):
+    def stage(self, batches, start=0):
         """`batches` with each large misaligned NumPy leaf copied into an
-        aligned buffer of the next slot (waiting for that slot's last dispatch)."""
+        aligned buffer of the next slot (waiting for that slot's last
+        dispatch). Only entries `start:` of the leading (step) axis are
+        copied: the dispatch reads no earlier one (the last group of a pass
+        is a window whose first entries belong to the group before)."""
         leaves, treedef = jax.tree_util.tree_flatten(batches)
         if not any(self._misaligned(a) for a in leaves):
             self._current = None
@@ -198,7 +201,7 @@ class Staging:
                     raw = np.empty(a.nbytes + ALIGN, np.uint8)
                     off = (-raw.ctypes.data) % ALIGN
                     buf = slot[0][i] = raw[off:off + a.nbytes].view(a.dtype).reshape(a.shape)
-                np.copyto(buf, a)
+                np.copyto(buf[start:], a[start:])
                 a = buf
             out.append(a)
         self._current = slot
@@ -492,7 +495,7 @@ class StepEngine:
         if dist is not None:
             batches = _place_stacked(dist, batches)
         elif staging is not None:  # one pass's, used by one thread
-            batches = staging.stage(batches)
+            batches = staging.stage(batches, start if n is not None else 0)
             written = []
             out = self._run_stacked(batches, n, start, dist, written)
             staging.dispatched((out, written))
