@@ -498,7 +498,14 @@ class StepEngine:
             batches = staging.stage(batches, start if n is not None else 0)
             written = []
             out = self._run_stacked(batches, n, start, dist, written)
-            staging.dispatched((out, written))
+            if not self.donate:
+                staging.dispatched((out, written))
+            elif jax.tree_util.tree_leaves(out):
+                # the new state is donated to the next dispatch: wait on the logs
+                staging.dispatched(out)
+            else:  # nothing that outlives the next dispatch: wait now
+                jax.block_until_ready(written)
+                staging.dispatched(None)
             return out
         return self._run_stacked(batches, n, start, dist)
 

@@ -143,3 +143,33 @@ def test_staging_leaves_non_numeric_arrays_alone(setup):
     assert out["s"] is strings  # object arrays are not raw memory to copy
     assert out["i"].ctypes.data % 64 == 0 and np.array_equal(out["i"], ints)
     st.done()
+
+
+def test_grouped_fit_on_a_dataset_of_staged_batches(monkeypatch):
+    """fit over a PyDataset: host batches go through the staging buffers while
+    the state is donated from dispatch to dispatch; the staging waits on the
+    logs, never on donated buffers, and training equals one step at a time."""
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+    monkeypatch.setattr(engine_mod, "STAGE_MIN_BYTES", 1)
+    monkeypatch.setattr(trainer_mod, "GROUP_BYTES", 4 * BATCH * D * 4)
+    rng = np.random.default_rng(3)
+    x = aligned(rng.normal(size=(320, D)).astype(np.float32), 16)
+    y = rng.normal(size=(320, 1)).astype(np.float32)
+
+    class Batches(kerax.utils.PyDataset):
+        def __len__(self):
+            return 320 // BATCH
+
+        def __getitem__(self, i):
+            return x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
+
+    def trained(spe):
+        kerax.utils.set_random_seed(4)
+        model = kerax.Sequential([kerax.Input((D,)), kerax.layers.Dense(4, activation="relu"),
+                                  kerax.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse", steps_per_execution=spe)
+        model.fit(Batches(), epochs=3, verbose=0)
+        return model.get_weights()
+
+    for a, b in zip(trained("auto"), trained(1)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
