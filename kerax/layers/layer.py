@@ -489,10 +489,6 @@ class Layer:
                 seeds.append(item.state)
         return out, seeds
 
-    def _direct_metrics(self):
-        return [m for m in tracking.collect(self, lambda v: isinstance(v, Layer) or _is_metric(v))
-                if not isinstance(m, Layer)]
-
     # ---- variables ---------------------------------------------------------------------
     def _collect(self, kind):
         seen = set()

@@ -51,9 +51,9 @@ _WALKS = threading.local()  # per thread: models whose layer metrics were walked
 
 
 class _walk_once:
-    """Within this block (one evaluate/predict call, whose model does not
-    change shape) the model's layer metrics are walked once, not by every
-    reset, log ordering and name lookup."""
+    """Within this block (one evaluate call, whose model does not change
+    shape) the model's layer metrics are walked once, not by every reset,
+    log ordering and name lookup."""
 
     def __init__(self, model):
         self.model = model
@@ -326,7 +326,7 @@ class Trainer:
     # ---- metrics -----------------------------------------------------------------------
     def _layer_metrics(self):
         """The metrics of the model's layers (a walk over every layer; within
-        one evaluate/predict call it is walked once, see `_walk_once`)."""
+        one evaluate call it is walked once, see `_walk_once`)."""
         memo = getattr(_WALKS, "models", None)
         if memo is not None and id(self) in memo:
             found = memo[id(self)]

@@ -173,3 +173,27 @@ def test_grouped_fit_on_a_dataset_of_staged_batches(monkeypatch):
 
     for a, b in zip(trained("auto"), trained(1)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dict_inputs_of_misaligned_arrays(monkeypatch):
+    """A two-input model fed a dict of misaligned arrays (each staged on its
+    own), twice in one process: predict and evaluate equal NumPy's."""
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+    monkeypatch.setattr(trainer_mod, "GROUP_BYTES", 8 * BATCH * D * 4)
+    monkeypatch.setattr(engine_mod, "STAGE_MIN_BYTES", 1)
+    rng = np.random.default_rng(5)
+    a = aligned(rng.normal(size=(N, D)).astype(np.float32), 16)
+    b = aligned(rng.normal(size=(N, 3)).astype(np.float32), 48)
+    y = rng.normal(size=(N, 1)).astype(np.float32)
+    kerax.utils.set_random_seed(6)
+    ia, ib = kerax.Input((D,), name="a"), kerax.Input((3,), name="b")
+    out = kerax.layers.Dense(1)(kerax.layers.Concatenate()([ia, ib]))
+    model = kerax.Model({"a": ia, "b": ib}, out)
+    model.compile(optimizer="sgd", loss="mse")
+    w, bias = model.get_weights()
+    want = np.concatenate([a, b], axis=1) @ w + bias
+    for _ in range(2):
+        got = model.predict({"a": a, "b": b}, batch_size=BATCH, verbose=0)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        loss = model.evaluate({"a": a, "b": b}, y, batch_size=BATCH, verbose=0)
+        np.testing.assert_allclose(loss, np.mean((want - y) ** 2), rtol=1e-5)
