@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from kerax import ops
 from kerax import registry as _reg
 from kerax.ops.dispatch import symbolic_op
+from kerax.ops.nn import _relu
 from kerax.ops.keras_names import KERAS_OPS
 from kerax.variables import Variable
 
@@ -89,13 +90,13 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     _check_number(threshold, "threshold", "relu")
     x = _t(x)
     if negative_slope == 0 and max_value is None and threshold == 0:
-        return jax.nn.relu(x)
+        return _relu(x)
     if threshold != 0:
-        below = jax.nn.relu(threshold - x)
+        below = _relu(threshold - x)
         y = jnp.where(x > threshold, x, jnp.zeros_like(x))
     else:
-        below = jax.nn.relu(-x)
-        y = jax.nn.relu(x)
+        below = _relu(-x)
+        y = _relu(x)
     if max_value is not None:
         y = jnp.clip(y, 0, max_value).astype(x.dtype)
     if negative_slope != 0:

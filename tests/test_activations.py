@@ -195,3 +195,25 @@ def test_bad_arguments():
         activations.softmax(np.ones(2), axis="last")
     with pytest.raises(ValueError, match="even"):
         activations.glu(np.ones((2, 3)))
+
+
+def test_relu_gradient_and_edges_match_keras():
+    """relu is plain `where` (cheap to trace), with jax.nn.relu's gradient:
+    0 at 0 (Keras' too), values equal Keras' on 0, +-inf and NaN."""
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+    v = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0, np.inf, -np.inf, np.nan], np.float32)
+    for ours in (activations.relu, kerax.ops.relu):
+        np.testing.assert_array_equal(ours(v), np.asarray(keras.activations.relu(v)))
+        fin = v[:5]
+        g = jax.grad(lambda a: jnp.sum(ours(a)))(fin)
+        want = jax.grad(lambda a: jnp.sum(keras.activations.relu(a)))(fin)
+        np.testing.assert_array_equal(g, want)
+        np.testing.assert_array_equal(g, [0, 0, 0, 1, 1])
+    # traced as a plain select: no custom-derivative call, no jax.nn.relu
+    jaxpr = jax.make_jaxpr(lambda a: activations.relu(a))(v[:5]).jaxpr
+    text = str(jaxpr)
+    assert "custom_jvp" not in text and "name=relu" not in text, text
+    # ints stay ints
+    assert activations.relu(np.array([-1, 2], np.int32)).dtype == np.int32
