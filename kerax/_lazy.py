@@ -14,6 +14,8 @@ never pays optax's import (with absl, ~40 ms).
 import importlib
 import types
 
+from kerax.core.gc_pause import gc_paused
+
 __all__ = ["LazyModule", "optax"]
 
 
@@ -33,7 +35,8 @@ class LazyModule(types.ModuleType):
     def _load(self):
         module = self.__dict__["_lazy_module"]
         if module is None:
-            module = importlib.import_module(self.__name__)
+            with gc_paused():  # as `import kerax` does
+                module = importlib.import_module(self.__name__)
             self.__dict__["_lazy_module"] = module
         return module
 

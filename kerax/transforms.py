@@ -24,6 +24,7 @@ import numpy as np
 from jax._src import array as _jax_array  # ArrayImpl: no public name
 
 from kerax.core import tracking
+from kerax.core.gc_pause import PausedFirstCall
 from kerax.core.scope import StateScope, current_scope, is_tracer
 from kerax.core.scope import scopes as _stack
 from kerax.core.trace import trace as core_trace
@@ -182,8 +183,10 @@ class KeraxFunction:
             # new state keeps each variable's layout; outputs as XLA propagates
             shardings = policy.state_shardings(program.variables)
             out_shardings = (None, [shardings[i] for i in program.assigned], None)
-        program.jitted = jax.jit(program.run, donate_argnums=(0,) if self._donate else (),
-                                 out_shardings=out_shardings)
+        program.jitted = PausedFirstCall(
+            jax.jit(program.run, donate_argnums=(0,) if self._donate else (),
+                    out_shardings=out_shardings),
+            lambda fn: setattr(program, "jitted", fn))
         self._traces[key] = program
         return program
 

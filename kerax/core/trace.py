@@ -17,6 +17,7 @@ that is not allowed to create variables raises (tf.function's rule).
 import jax
 import jax.numpy  # noqa: F401  (jax.numpy.array)
 
+from kerax.core.gc_pause import gc_paused
 from kerax.core.scope import StateScope
 from kerax.core.variable import Variable
 
@@ -227,7 +228,8 @@ def trace(fn, specs, *, allow_create=True, name=None):
     """
     name = name or getattr(fn, "__name__", "function")
     for _ in range(MAX_ROUNDS):
-        closed, record = _trace_once(fn, specs)
+        with gc_paused():
+            closed, record = _trace_once(fn, specs)
         created = record["scope"].created
         if not created:
             return Program(closed, record["scope"], record["tree"], record["n"])
