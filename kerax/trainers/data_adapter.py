@@ -224,6 +224,14 @@ class ArrayData:
                     index.shape + np.shape(a)[1:]), self.data)
         return jax.tree_util.tree_map(lambda a: np.asarray(a)[index], self.data)
 
+    def host_slice(self, first, steps):
+        """Rows `first` to `first + steps * batch_size - 1`, as `steps`
+        batches stacked on a leading step axis (views, no copy)."""
+        rows = steps * self.batch_size
+        return jax.tree_util.tree_map(
+            lambda a: np.asarray(a)[first:first + rows].reshape(
+                (steps, self.batch_size) + np.shape(a)[1:]), self.data)
+
     def host_batch(self, idx):
         """The samples `idx` as one batch with a leading step axis of 1."""
         dev = self.device_data
@@ -477,8 +485,39 @@ class EpochIterator:
             return self._array_blocks()
         return self._iterable_blocks()
 
+    def _stream_blocks(self):
+        """A grouped ordered pass over host arrays (evaluate, predict): each
+        block a view of `size` consecutive batches (starting with its group,
+        or ending with it at the end of the pass), found by arithmetic, not
+        per batch; the partial last batch alone."""
+        data, size, b = self.data, self.size, self.data.batch_size
+        total = data.num_samples
+        steps = -(-total // b)
+        if self.steps is not None:
+            steps = min(steps, self.steps)
+        full = min(steps, total // b)
+        i = 0
+        while i < full:
+            n = min(self._target(), full - i)
+            first, start = i, 0
+            if first + size > total // b:  # no `size` batches from here: end with it
+                first, start = i + n - size, size - n
+            if first < 0:  # fewer than `size` full batches in all: a padded copy
+                index = np.arange(i * b, (i + n) * b).reshape(n, b)
+                yield Block("stacked", _pad_leading(data.host_rows(index), size), n,
+                            _pad_leading(index, size), n)
+            else:
+                yield Block("stacked", data.host_slice(first * b, size), n, None, n, start)
+            i += n
+        if steps > full:
+            c = np.arange(full * b, total)
+            yield Block("stacked", data.host_batch(c), 1, c[None])
+
     def _array_blocks(self):
         data = self.data
+        if self.size and not self.eager and data.streams():
+            yield from self._stream_blocks()
+            return
         chunks = data.epoch_indices(self.rng)
         if self.steps is not None:
             chunks = chunks[:self.steps]
@@ -496,14 +535,20 @@ class EpochIterator:
             if self.size:
                 n = len(group)
                 if stream and n < self.size:
-                    # the last group: the `size` batches ending with it are
-                    # consecutive rows (a view, no copy); run only its own
+                    # a short group (the last of a pass, or the timed probe's
+                    # first ones): a view of `size` consecutive batches ending
+                    # or starting with it (no padded copy); only its own run
+                    rows = self.size * data.batch_size
                     end = int(index[-1, -1]) + 1
-                    first = end - self.size * data.batch_size
-                    window = np.arange(first, end).reshape(self.size, data.batch_size)
-                    if first >= 0 and np.array_equal(window[self.size - n:], index):
-                        return Block("stacked", data.host_rows(window), n, window, n,
-                                     self.size - n)
+                    begin = int(index[0, 0])
+                    for first, start in ((end - rows, self.size - n), (begin, 0)):
+                        if first < 0 or first + rows > data.num_samples:
+                            continue
+                        window = np.arange(first, first + rows).reshape(self.size,
+                                                                        data.batch_size)
+                        if np.array_equal(window[start:start + n], index):
+                            return Block("stacked", data.host_rows(window), n, window, n,
+                                         start)
                 padded = _pad_leading(index, self.size)
                 if stream:
                     return Block("stacked", _pad_leading(data.host_rows(index), self.size), n,
