@@ -434,6 +434,7 @@ class Block:
     index: np.ndarray = None
     n: int = None
     start: int = 0  # grouped: the first valid entry (the valid ones are start..start+n-1)
+    first: int = None  # "indexed": entry i's batch is rows first + i * batch... (consecutive)
 
 
 def _pad_leading(tree, size):
@@ -485,11 +486,13 @@ class EpochIterator:
             return self._array_blocks()
         return self._iterable_blocks()
 
-    def _stream_blocks(self):
-        """A grouped ordered pass over host arrays (evaluate, predict): each
-        block a view of `size` consecutive batches (starting with its group,
-        or ending with it at the end of the pass), found by arithmetic, not
-        per batch; the partial last batch alone."""
+    def _stream_blocks(self, dev=None):
+        """A grouped ordered pass (evaluate, predict) found by arithmetic, not
+        per batch: over host arrays, each block a view of `size` consecutive
+        batches (starting with its group, or ending with it at the end of the
+        pass); over arrays read in place on the device (`dev`), each block
+        the group's first row (the program computes the rows); the partial
+        last batch alone."""
         data, size, b = self.data, self.size, self.data.batch_size
         total = data.num_samples
         steps = -(-total // b)
@@ -499,6 +502,11 @@ class EpochIterator:
         i = 0
         while i < full:
             n = min(self._target(), full - i)
+            if dev is not None:
+                index = np.arange(i * b, (i + size) * b).reshape(size, b)  # its shape
+                yield Block("indexed", dev, n, index, n, 0, first=i * b)
+                i += n
+                continue
             first, start = i, 0
             if first + size > total // b:  # no `size` batches from here: end with it
                 first, start = i + n - size, size - n
@@ -515,9 +523,14 @@ class EpochIterator:
 
     def _array_blocks(self):
         data = self.data
-        if self.size and not self.eager and data.streams():
-            yield from self._stream_blocks()
-            return
+        if self.size and not self.eager and data.stream and not data.shuffle:
+            if data.streams():
+                yield from self._stream_blocks()
+                return
+            dev = data.on_device()
+            if dev.arrays is data.data:  # jax.Arrays, read in place
+                yield from self._stream_blocks(dev)
+                return
         chunks = data.epoch_indices(self.rng)
         if self.steps is not None:
             chunks = chunks[:self.steps]
@@ -553,10 +566,18 @@ class EpochIterator:
                 if stream:
                     return Block("stacked", _pad_leading(data.host_rows(index), self.size), n,
                                  padded, n)
-                return Block("indexed", dev, n, padded, n)
+                return Block("indexed", dev, n, padded, n, first=consecutive(index))
             if stream:
                 return Block("stacked", data.host_rows(index), len(group), index)
-            return Block("indexed", dev, len(group), index)
+            return Block("indexed", dev, len(group), index, first=consecutive(index))
+
+        def consecutive(index):
+            # the first row when the block's batches are consecutive rows (an
+            # ordered pass): the program then computes its row indices
+            if data.shuffle:
+                return None
+            first = int(index[0, 0])
+            return first if int(index[-1, -1]) == first + index.size - 1 else None
 
         def flush(group):
             if self.size:

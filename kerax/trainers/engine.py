@@ -160,7 +160,7 @@ def _memory_at(address, count, dtype, owner):
 
 class Shifted:
     """Which staged leaves are `Staging.stage`'s shifted views, and where
-    each one's data starts in it (items): the program slices its batches
+    each one's data starts in it (items): the program reads its batches
     out of the view at those offsets."""
 
     __slots__ = ("mask", "offsets")
@@ -184,7 +184,7 @@ class Staging:
     at the 64-byte boundary at or before the data and runs 64 bytes past
     that boundary plus the data's size (an aligned group's view may instead
     start 64 bytes early), and the offset of the data in it; the program
-    slices each step's batch at that offset. No byte is copied. The view
+    reads each step's batch at that offset. No byte is copied. The view
     only reaches into memory pages the data itself lies on (where it would
     reach into another page, that group is copied into an aligned buffer
     instead, offset 0), and nothing outside the data is ever used. The view
@@ -395,6 +395,15 @@ def _picker(positions):
     return lambda values: []
 
 
+def _take_rows(a, rows):
+    """`a[rows]` (rows: int indices, all in range) as one gather with no
+    out-of-range handling (`jnp.take`'s default masks each row)."""
+    dims = jax.lax.GatherDimensionNumbers(offset_dims=tuple(range(1, a.ndim)),
+                                          collapsed_slice_dims=(0,), start_index_map=(0,))
+    return jax.lax.gather(a, rows[:, None], dims, (1,) + tuple(a.shape[1:]),
+                          mode="promise_in_bounds")
+
+
 def _step_rows(a, i, shape, offset=None):
     """Step `i`'s batch (`shape`: rows first) out of `a`: stacked batches
     (steps, *shape), or, with `offset`, a flat view holding them from item
@@ -499,9 +508,19 @@ class StepEngine:
             carry, outs = jax.lax.scan(one, carry, xs)
             return carry, outs if self.collect else jax.tree_util.tree_map(lambda o: o[-1], outs)
 
-        if gather:
+        if gather == "rows":
+            b = jax.tree_util.tree_leaves(batch_struct)[0].shape[0]
+
+            def run(carry, frozen, consts, data, first, n=None):
+                # entry i's batch: rows first + i * b ... (an ordered pass)
+                def get(i):
+                    return jax.tree_util.tree_map(
+                        lambda a: _step_rows(a.reshape(-1), i, (b,) + a.shape[1:],
+                                             first * math.prod(a.shape[1:])), data)
+                return loop(carry, frozen, consts, jnp.arange(k, dtype=jnp.int32), get, n)
+        elif gather:
             def get(data, row):
-                batch = jax.tree_util.tree_map(lambda a: jnp.take(a, row, axis=0), data)
+                batch = jax.tree_util.tree_map(lambda a: _take_rows(a, row), data)
                 return batch if constrain is None else constrain(batch)
 
             def run(carry, frozen, consts, data, idx, n=None):
@@ -583,7 +602,7 @@ class StepEngine:
             _DISPATCH.release(self.donate)
         return out
 
-    def run_indexed(self, data, idx, n=None, start=0):
+    def run_indexed(self, data, idx, n=None, start=0, first=None):
         """Run `idx.shape[0]` steps on batches `data[idx[i]]`: `data` a
         `DeviceArrays` (or a tree of arrays), on the device. With `n`, run
         only rows `start` to `start + n - 1` of `idx` (one program for every
@@ -601,13 +620,16 @@ class StepEngine:
                 return self.run_batches(jax.tree_util.tree_map(
                     lambda a: np.asarray(a)[np.asarray(idx)], data.arrays), n, start)
         arrays = data.arrays
-        key = ("gather", k, b, n is not None) + data.signature + (dist,)
+        rows = first is not None and dist is None  # consecutive rows: indices computed
+        key = ("rows" if rows else "gather", k, b, n is not None) + data.signature + (dist,)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._get(key, lambda: jax.tree_util.tree_map(
                 lambda a: jax.ShapeDtypeStruct((b,) + tuple(a.shape[1:]), a.dtype), arrays),
-                k, gather=True, dist=dist)
-        if idx.dtype != np.int32:
+                k, gather="rows" if rows else True, dist=dist)
+        if rows:
+            idx = np.int32(first)
+        elif idx.dtype != np.int32:
             idx = idx.astype(np.int32)
         if dist is not None:
             arrays = data.replicated_on(dist.mesh)

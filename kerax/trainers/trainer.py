@@ -1104,7 +1104,7 @@ def _shuffle_rng(seed, iterations):
 def _run_block(engine, block, staging=None):
     """Dispatch one `da.Block` to the engine (host batches through `staging`)."""
     if block.kind == "indexed":
-        return engine.run_indexed(block.data, block.index, block.n, block.start)
+        return engine.run_indexed(block.data, block.index, block.n, block.start, block.first)
     if block.kind == "stacked":
         return engine.run_batches(block.data, block.n, block.start, staging=staging)
     return engine.run_eager(block.data)

@@ -225,6 +225,31 @@ def test_device_arrays_are_read_in_place(setup, monkeypatch):
     loss, acc = model.evaluate(xd, yd, batch_size=BATCH, verbose=0)
     assert jax_leaves(seen[-1])[0] is xd and jax_leaves(seen[-1])[1] is yd
     np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
+    # an ordered pass: the programs compute their row indices (no index array)
+    for mode in ("predict", "test"):
+        kinds = {key[0] for key in model._engine(mode)._compiled}
+        assert "rows" in kinds and "gather" not in kinds, kinds
+
+
+def test_unshuffled_fit_reads_consecutive_rows(monkeypatch):
+    """fit(shuffle=False) gathers consecutive rows with computed indices;
+    the weights equal one step per dispatch over the same batches."""
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(200, D)).astype(np.float32)
+    y = rng.normal(size=(200, 1)).astype(np.float32)
+
+    def trained(spe):
+        kerax.utils.set_random_seed(10)
+        model = kerax.Sequential([kerax.Input((D,)), kerax.layers.Dense(4, activation="relu"),
+                                  kerax.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse", steps_per_execution=spe)
+        model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0)
+        return model
+    grouped, single = trained(None), trained(1)
+    assert any(key[0] == "rows" for key in grouped._engine("train")._compiled)
+    for a, b in zip(grouped.get_weights(), single.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_staging_leaves_non_numeric_arrays_alone(setup):
