@@ -351,3 +351,33 @@ def test_dict_inputs_of_misaligned_arrays(monkeypatch):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         loss = model.evaluate({"a": a, "b": b}, y, batch_size=BATCH, verbose=0)
         np.testing.assert_allclose(loss, np.mean((want - y) ** 2), rtol=1e-5)
+
+
+def test_read_only_memory_mapped_data(setup, tmp_path, monkeypatch):
+    """A dataset memory-mapped read-only from a file (16 bytes into it, so
+    misaligned): evaluate and predict read it in place (shifted views) and
+    equal NumPy."""
+    model, x, y = setup
+    monkeypatch.setattr(trainer_mod, "GROUP_BYTES", 8 * BATCH * D * 4)
+    monkeypatch.setattr(engine_mod, "STAGE_MIN_BYTES", 1)
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+    shifted = []
+    real = engine_mod.Staging.stage
+
+    def stage(self, batches, start=0):
+        out = real(self, batches, start)
+        shifted.append(out[1] is not None)
+        return out
+    monkeypatch.setattr(engine_mod.Staging, "stage", stage)
+    path = tmp_path / "x.bin"
+    with open(path, "wb") as f:
+        f.write(b"\0" * 16)
+        f.write(x.tobytes())
+    xm = np.memmap(path, dtype=np.float32, mode="r", offset=16, shape=x.shape)
+    assert not xm.flags.writeable and xm.ctypes.data % 64 != 0
+    np.testing.assert_allclose(model.predict(xm, batch_size=BATCH, verbose=0),
+                               numpy_forward(model, x), rtol=1e-5, atol=1e-6)
+    loss, acc = model.evaluate(xm, y, batch_size=BATCH, verbose=0)
+    np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
+    assert sum(shifted) >= len(shifted) * 3 // 4
+    del xm
