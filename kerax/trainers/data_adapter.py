@@ -257,6 +257,16 @@ class ArrayData:
         b = min(self.batch_size, self.num_samples)
         return jax.tree_util.tree_map(lambda a: a[:b], self.data)
 
+    def first_batch_spec(self):
+        """The first batch's structure, shapes and dtypes
+        (`jax.ShapeDtypeStruct`s), without slicing the arrays (a slice of a
+        `jax.Array` is a device operation)."""
+        b = min(self.batch_size, self.num_samples)
+        return jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct((b,) + tuple(np.shape(a))[1:],
+                                           getattr(a, "dtype", None) or np.asarray(a).dtype),
+            self.data)
+
     def split(self, validation_split):
         """Keras' validation_split: the last fraction of the samples, before shuffling."""
         if not 0 < validation_split < 1:
@@ -379,6 +389,12 @@ class IterableData:
 
     def first_batch(self):
         return self.peek()
+
+    def first_batch_spec(self):
+        return jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype
+                                           if not hasattr(a, "dtype") else a.dtype),
+            self.peek())
 
 
 def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None,
@@ -519,7 +535,10 @@ class EpochIterator:
             i += n
         if steps > full:
             c = np.arange(full * b, total)
-            yield Block("stacked", data.host_batch(c), 1, c[None])
+            if dev is not None:  # its rows read in the program (no eager gather)
+                yield Block("indexed", dev, 1, c[None], first=full * b)
+            else:
+                yield Block("stacked", data.host_batch(c), 1, c[None])
 
     def _array_blocks(self):
         data = self.data

@@ -581,10 +581,10 @@ class Trainer:
     def _batch_bytes(self, mode, data):
         """The bytes of one batch a grouped dispatch moves: the inputs sent to
         the device and, for predict, the outputs brought back."""
-        first = data.first_batch()
+        first = data.first_batch_spec()
         b = max(1, _batch_size_of(first))
-        total = sum(np.dtype(a.dtype).itemsize * int(np.prod(np.shape(a)))
-                    for a in jax.tree_util.tree_leaves(first) if hasattr(a, "dtype"))
+        total = sum(np.dtype(a.dtype).itemsize * int(np.prod(a.shape))
+                    for a in jax.tree_util.tree_leaves(first))
         if mode == "predict":
             program = self._step_program(mode, first)
             total += sum(int(np.prod(a.shape)) * a.dtype.itemsize
@@ -609,7 +609,7 @@ class Trainer:
         if jax.default_backend() != "cpu":
             return False
         if data.kind == "arrays":
-            program = self._step_program("train", data.first_batch())
+            program = self._step_program("train", data.first_batch_spec())
         else:
             try:  # a generator's first batch, as the engine will stack it
                 program = self._step_program("train", jax.tree_util.tree_map(
@@ -788,7 +788,7 @@ class Trainer:
         """Build the model, the compiled loss and metrics (abstractly, with
         jax.eval_shape) and the optimizer's slots before the step is traced,
         so no variable is created inside the trace (which would trace it again)."""
-        x, y, _ = da.unpack_x_y_sample_weight(data.first_batch())
+        x, y, _ = da.unpack_x_y_sample_weight(data.first_batch_spec())
         loss, metrics = getattr(self, "_loss", None), getattr(self, "_compile_metrics", None)
         pending = [c for c in (loss, metrics) if c is not None and not c.built and y is not None]
         opt = getattr(self, "optimizer", None) if optimizer else None
@@ -855,7 +855,7 @@ class Trainer:
 
     def _check_first_batch(self, data):
         """Fail early with a clear message when data and model cannot fit."""
-        first = data.first_batch()
+        first = data.first_batch_spec()
         x, y, _ = da.unpack_x_y_sample_weight(first)
         if self._loss is not None and y is None:
             raise ValueError(

@@ -381,3 +381,26 @@ def test_read_only_memory_mapped_data(setup, tmp_path, monkeypatch):
     np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
     assert sum(shifted) >= len(shifted) * 3 // 4
     del xm
+
+
+def test_no_device_slicing_before_the_first_dispatch(setup, monkeypatch):
+    """evaluate/predict on a built model over jax.Arrays read shapes only
+    before dispatching (no eager slice of the arrays: each would be a device
+    operation), and the partial last batch is read by the program."""
+    import jax.numpy as jnp
+    from kerax.trainers import data_adapter as da
+    model, x, y = setup
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+    model.evaluate(x, y, batch_size=BATCH, verbose=0)  # built, compiled
+    calls = []
+    for name in ("first_batch", "host_batch"):
+        real = getattr(da.ArrayData, name)
+        monkeypatch.setattr(da.ArrayData, name,
+                            lambda self, *a, _r=real, _n=name: calls.append(_n) or _r(self, *a))
+    xd, yd = jnp.asarray(x), jnp.asarray(y)
+    loss, acc = model.evaluate(xd, yd, batch_size=BATCH, verbose=0)
+    got = model.predict(xd, batch_size=BATCH, verbose=0)
+    assert calls == []
+    assert N % BATCH  # a partial last batch was part of both passes
+    np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
+    np.testing.assert_allclose(got, numpy_forward(model, x), rtol=1e-5, atol=1e-6)
