@@ -263,8 +263,8 @@ class ArrayData:
         `jax.Array` is a device operation)."""
         b = min(self.batch_size, self.num_samples)
         return jax.tree_util.tree_map(
-            lambda a: jax.ShapeDtypeStruct((b,) + tuple(np.shape(a))[1:],
-                                           getattr(a, "dtype", None) or np.asarray(a).dtype),
+            lambda a: jax.ShapeDtypeStruct((b,) + tuple(np.shape(a))[1:], a.dtype if hasattr(
+                a, "dtype") else np.asarray(a).dtype),
             self.data)
 
     def split(self, validation_split):

@@ -228,7 +228,8 @@ class Staging:
     def _shiftable(a):
         size = a.dtype.itemsize
         return (a.ndim >= 1 and a.shape[0] >= 1 and a.flags.c_contiguous
-                and ALIGN % size == 0 and a.ctypes.data % size == 0)
+                and ALIGN % size == 0 and a.ctypes.data % size == 0
+                and a.size < _INT32_ITEMS)
 
     def stage(self, batches, start=0):
         """(`batches` as the dispatch reads them, `Shifted` or None). Large
@@ -395,6 +396,9 @@ def _picker(positions):
     return lambda values: []
 
 
+_INT32_ITEMS = 2 ** 31 - 2 * ALIGN  # item offsets computed in int32 stay below this
+
+
 def _take_rows(a, rows):
     """`a[rows]` (rows: int indices, all in range) as one gather with no
     out-of-range handling (`jnp.take`'s default masks each row)."""
@@ -408,9 +412,11 @@ def _step_rows(a, i, shape, offset=None):
     """Step `i`'s batch (`shape`: rows first) out of `a`: stacked batches
     (steps, *shape), or, with `offset`, a flat view holding them from item
     `offset` on -- as a gather of the batch's rows."""
+    if offset is None and (not shape or a.size >= _INT32_ITEMS):
+        # a scalar per step, or too many items for int32 offsets: a slice
+        return jax.lax.dynamic_index_in_dim(a, i, 0, False)
     if not shape:
-        return jax.lax.dynamic_index_in_dim(a.reshape(-1) if offset is None else a,
-                                            i if offset is None else offset + i, 0, False)
+        return jax.lax.dynamic_index_in_dim(a, offset + i, 0, False)
     rows, row = shape[0], math.prod(shape[1:])
     if offset is None:
         offset, a = 0, a.reshape(-1)
@@ -513,10 +519,9 @@ class StepEngine:
 
             def run(carry, frozen, consts, data, first, n=None):
                 # entry i's batch: rows first + i * b ... (an ordered pass)
-                def get(i):
-                    return jax.tree_util.tree_map(
-                        lambda a: _step_rows(a.reshape(-1), i, (b,) + a.shape[1:],
-                                             first * math.prod(a.shape[1:])), data)
+                def get(i):  # row indices (int32 counts rows, not items)
+                    rows = first + i * b + jnp.arange(b, dtype=jnp.int32)
+                    return jax.tree_util.tree_map(lambda a: _take_rows(a, rows), data)
                 return loop(carry, frozen, consts, jnp.arange(k, dtype=jnp.int32), get, n)
         elif gather:
             def get(data, row):

@@ -404,3 +404,25 @@ def test_no_device_slicing_before_the_first_dispatch(setup, monkeypatch):
     assert N % BATCH  # a partial last batch was part of both passes
     np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
     np.testing.assert_allclose(got, numpy_forward(model, x), rtol=1e-5, atol=1e-6)
+
+
+def test_blocks_too_large_for_int32_offsets_are_sliced(setup, monkeypatch):
+    """Item offsets are computed in int32: a block with more items than that
+    is not shifted and its steps are slices of the stack (here the bound is
+    lowered to a few items); the results equal NumPy's."""
+    model, x, y = setup
+    monkeypatch.setattr(engine_mod, "_INT32_ITEMS", 100)
+    monkeypatch.setattr(trainer_mod, "GROUP_BYTES", 8 * BATCH * D * 4)
+    monkeypatch.setattr(engine_mod, "STAGE_MIN_BYTES", 1)
+    monkeypatch.setattr(trainer_mod, "MIN_GROUPED_STEPS", 1)
+    eng = model._engine("predict")
+    eng._compiled.clear()
+    xs = aligned(x, 16)
+    np.testing.assert_allclose(model.predict(xs, batch_size=BATCH, verbose=0),
+                               numpy_forward(model, x), rtol=1e-5, atol=1e-6)
+    assert all(key[-1] is None for key in eng._compiled if key[0] == "stacked")  # not shifted
+    eng._compiled.clear()  # programs traced under the lowered bound
+    model._engine("test")._compiled.clear()
+    loss, acc = model.evaluate(xs, y, batch_size=BATCH, verbose=0)
+    np.testing.assert_allclose([loss, acc], numpy_scores(model, x, y), rtol=1e-5)
+    model._engine("test")._compiled.clear()
