@@ -21,10 +21,10 @@ from kerax.ops.core import float_tensor as _f
 # Activations.
 
 def _relu(x):
-    """`max(x, 0)` with a zero gradient at 0 (as `jax.nn.relu`), as plain
-    `select`: `jax.nn.relu` is a jitted custom-JVP function, whose nested
-    call costs ~3x the tracing of this under `grad` (a 100-layer MLP's
-    training step: 0.20 s against 0.07 s of relu alone)."""
+    """`max(x, 0)` with a zero gradient at 0 (as `jax.nn.relu`), as a plain
+    `where`: `jax.nn.relu` is a jitted custom-JVP function, whose nested call
+    traces ~1.7x slower under `grad` (a 100-layer MLP's value and gradient:
+    0.16 s against 0.09 s)."""
     return jnp.where(x <= 0, jnp.zeros((), x.dtype), x)
 
 
