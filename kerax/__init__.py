@@ -1,16 +1,15 @@
 """kerax: Keras-compatible deep learning that runs as pure JAX functions."""
 import contextlib as _contextlib
-import gc as _gc
 
 import jax as _jax  # first, with the collector as the user set it
+
+from kerax.core.gc_pause import gc_paused as _gc_paused  # stdlib only
 
 # kerax's ~190 modules create many objects that live as long as the process
 # (classes, functions, registries): the cyclic garbage collector would scan
 # them over and over while they import (~50 ms of `import kerax`). It is
 # paused while they import and restored afterwards if it was on.
-_gc_was_enabled = _gc.isenabled()
-_gc.disable()
-try:
+with _gc_paused():
     from kerax.version import __version__  # noqa: F401
 
     from kerax import config  # noqa: F401
@@ -47,10 +46,6 @@ try:
     from kerax.layers.input_spec import InputSpec  # noqa: F401
     from kerax.layers.operation import Operation  # noqa: F401
     from kerax.models.functional import Function  # noqa: F401
-finally:
-    if _gc_was_enabled:
-        _gc.enable()
-    del _gc_was_enabled
 
 
 @_contextlib.contextmanager

@@ -564,28 +564,10 @@ class EpochIterator:
 
         def block(group):
             index = np.stack(group)
-            if self.size:
+            if self.size:  # (a grouped ordered host pass took _stream_blocks)
                 n = len(group)
-                if stream and n < self.size:
-                    # a short group (the last of a pass, or the timed probe's
-                    # first ones): a view of `size` consecutive batches ending
-                    # or starting with it (no padded copy); only its own run
-                    rows = self.size * data.batch_size
-                    end = int(index[-1, -1]) + 1
-                    begin = int(index[0, 0])
-                    for first, start in ((end - rows, self.size - n), (begin, 0)):
-                        if first < 0 or first + rows > data.num_samples:
-                            continue
-                        window = np.arange(first, first + rows).reshape(self.size,
-                                                                        data.batch_size)
-                        if np.array_equal(window[start:start + n], index):
-                            return Block("stacked", data.host_rows(window), n, window, n,
-                                         start)
-                padded = _pad_leading(index, self.size)
-                if stream:
-                    return Block("stacked", _pad_leading(data.host_rows(index), self.size), n,
-                                 padded, n)
-                return Block("indexed", dev, n, padded, n, first=consecutive(index))
+                return Block("indexed", dev, n, _pad_leading(index, self.size), n,
+                             first=consecutive(index))
             if stream:
                 return Block("stacked", data.host_rows(index), len(group), index)
             return Block("indexed", dev, len(group), index, first=consecutive(index))

@@ -119,3 +119,51 @@ def test_mixed_precision_dense_in_a_trace(policy):
     finally:
         kerax.config.set_dtype_policy("float32")
         keras.config.set_dtype_policy("float32")
+
+
+class _Stack(kerax.Model):
+    """Dense layers kept in a list, built on the first call."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = [kerax.layers.Dense(3, activation="relu", kernel_initializer="ones"),
+                       kerax.layers.Dense(1, kernel_initializer="ones")]
+
+    def call(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+def _numpy_sgd(x, y, lr, steps):
+    """The same two-layer MLP trained by SGD in NumPy (all-ones kernels)."""
+    w1, b1, w2, b2 = np.ones((2, 3)), np.zeros(3), np.ones((3, 1)), np.zeros(1)
+    for _ in range(steps):
+        z = x @ w1 + b1
+        h = np.maximum(z, 0)
+        out = h @ w2 + b2
+        g = 2 * (out - y) / out.size
+        gw2, gb2 = h.T @ g, g.sum(0)
+        gz = (g @ w2.T) * (z > 0)
+        w1, b1, w2, b2 = w1 - lr * x.T @ gz, b1 - lr * gz.sum(0), w2 - lr * gw2, b2 - lr * gb2
+    return [w1, b1, w2, b2]
+
+
+def test_list_of_dense_built_inside_a_compiled_step_trains_like_numpy():
+    x = np.array([[0.5, -1.0], [1.0, 0.25], [-0.5, 0.75]], np.float32)
+    y = np.array([[1.0], [-0.5], [0.25]], np.float32)
+    for _ in range(2):  # the same program twice in one process
+        model, opt = _Stack(), kerax.optimizers.SGD(0.05)
+
+        @kerax.function
+        def step(a, b):
+            def loss():
+                return kerax.ops.mean((model(a) - b) ** 2)
+            value, grads = kerax.value_and_grad(loss, model.trainable_variables)()
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return value
+
+        for _ in range(3):
+            step(x, y)
+        for got, want in zip(model.get_weights(), _numpy_sgd(x, y, 0.05, 3)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
